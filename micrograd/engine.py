@@ -105,21 +105,18 @@ class Value:
 
     def _pow_scalar_backward(out):  # d(x**e)/dx = e * x**(e-1), and exactly 0 when e == 0
         x, e = out._a, out._b
-        if e != 0.0:
-            x.grad += out.grad * (e * ieee.pow_scalar(x.data, e - 1.0))
+        x.grad += 0.0 if e == 0.0 else out.grad * (e * ieee.pow_scalar(x.data, e - 1.0))
 
     def _pow_backward(out):  # x ** y for two Values; torch's masks at e == 0 and at 0 ** (y >= 0)
         x, y = out._a, out._b
-        if y.data != 0.0:
-            x.grad += out.grad * (y.data * ieee.pow(x.data, y.data - 1.0))
+        x.grad += 0.0 if y.data == 0.0 else out.grad * (y.data * ieee.pow(x.data, y.data - 1.0))
         y.grad += out.grad * (0.0 if x.data == 0.0 and y.data >= 0.0 else out.data * ieee.log(x.data))
 
     def relu(self):
         return Value._result(0.0 if self.data < 0.0 else self.data, 'ReLU', Value._relu_backward, self)
 
     def _relu_backward(out):  # 0 at the kink, and it passes nan through, as torch's threshold_backward
-        if not out.data <= 0.0:
-            out._a.grad += out.grad
+        out._a.grad += 0.0 if out.data <= 0.0 else out.grad
 
     def tanh(self):
         return Value._result(math.tanh(self.data), 'tanh', Value._tanh_backward, self)
@@ -179,15 +176,21 @@ class Value:
 
     def backward(self):
         topo = self._topo()
-        # Like torch with retain_graph=True: every call adds exactly one more gradient to the
-        # leaves. Interior gradients belong to one pass, so they restart at zero.
+        # As torch with retain_graph=True: each call sums this pass's gradient on its own, then
+        # adds it to what the leaves held, so a second call adds exactly one more gradient.
+        # Interior gradients belong to one pass. A pass starts each sum at -0.0, the exact
+        # identity of IEEE addition, so a gradient's sign of zero is the one torch gives.
+        held = []
         for v in topo:
-            if v._rule is not None:
-                v.grad = 0.0
-        self.grad += 1.0
+            if v._rule is None and v.grad != 0.0:
+                held.append((v, v.grad))
+            v.grad = -0.0
+        self.grad = 1.0
         for v in reversed(topo):
             if v._rule is not None:
                 v._rule(v)
+        for v, grad in held:
+            v.grad += grad
 
     # --- derived ops ---
 
