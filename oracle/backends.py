@@ -1,0 +1,123 @@
+"""The backends that run a program: any micrograd-style engine, PyTorch float64 (batched),
+central finite differences, and mpmath at high precision. Each is the shared evaluation loop
+of `program.evaluate` plus how it makes leaves and reads gradients.
+"""
+import math
+
+import mpmath as mp
+import torch
+
+from oracle.ops import OPS
+from oracle.program import evaluate
+
+
+class EngineError(Exception):
+    """The engine under test raised, or returned something that is not a real float."""
+
+    def __init__(self, kind, node, detail):
+        super().__init__(f"{kind} at node {node}: {detail}")
+        self.kind, self.node, self.detail = kind, node, detail
+
+
+def engine_run(program, xs, Engine):
+    """Forward and backward on one input point; every node's data and grad as float lists.
+    Raises EngineError(kind in 'raise', 'complex', 'recursion') naming the failing node."""
+    nodes = [Engine(x) for x in xs]
+    phase = "forward"
+    try:
+        evaluate(program, nodes)
+        phase = "backward"
+        nodes[-1].backward()
+    except RecursionError as e:
+        raise EngineError("recursion", len(nodes) if phase == "forward" else "backward", repr(e)) from None
+    except Exception as e:  # the engine under test may raise anything; that is a finding, not a crash
+        node = len(nodes) if phase == "forward" else "backward"
+        raise EngineError("raise", node, f"{type(e).__name__}: {e}") from None
+    data, grad = [], []
+    for i, v in enumerate(nodes):
+        d, g = v.data, v.grad
+        if type(d) is not float or type(g) is not float:
+            d, g = _as_real(d, i, "data"), _as_real(g, i, "grad")
+        data.append(d)
+        grad.append(g)
+    return data, grad
+
+
+def _as_real(x, node, what):
+    if isinstance(x, complex):
+        raise EngineError("complex", node, f"{what} is the complex number {x!r}")
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        raise EngineError("raise", node, f"{what} is {type(x).__name__} {x!r:.60}, not a number") from None
+
+
+def torch_run(program, X):
+    """The program on a batch: X is (n_inputs, B). Returns every node's values and the gradient
+    of the output with respect to every node, both (n_nodes, B) float64 numpy arrays."""
+    leaves = [torch.tensor(row, dtype=torch.float64, requires_grad=True) for row in X]
+    nodes = evaluate(program, leaves)
+    values = torch.stack([n.detach() for n in nodes])
+    grads = torch.autograd.grad(nodes[-1].sum(), nodes, allow_unused=True, materialize_grads=True)
+    return values.numpy(), torch.stack(grads).numpy()
+
+
+def torch_local(op, args, c, upstream):
+    """One op in torch on given operand values: its value, and upstream times the local derivative
+    with respect to each operand. The reference for one node, at the engine's own operand values."""
+    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in args]
+    out = op.apply(*ts, c)
+    grads = torch.autograd.grad(out, ts, torch.tensor(upstream, dtype=torch.float64), allow_unused=True,
+                                materialize_grads=True)
+    return out.item(), [g.item() for g in grads]
+
+
+def fd_grads(program, xs, Engine, h=1e-6):
+    """Central finite differences of the output with respect to each input: a third opinion,
+    independent of any backward pass, meaningful away from kinks and singular points."""
+    def f(point):
+        return evaluate(program, [Engine(x) for x in point])[-1].data
+    out = []
+    for i, x in enumerate(xs):
+        step = h * max(1.0, abs(x))
+        hi, lo = list(xs), list(xs)
+        hi[i], lo[i] = x + step, x - step
+        out.append((f(hi) - f(lo)) / (hi[i] - lo[i]))
+    return out
+
+
+def mp_run(program, xs, dps=50):
+    """Exact-ish values and gradients (mpmath at dps digits) for every node, by reverse mode over
+    the ops' `derivs`. Non-real intermediate results become nan."""
+    with mp.workdps(dps):
+        nodes = evaluate(program, [mp.mpf(x) for x in xs], apply=lambda op: _real(op.exact))
+        grads = [mp.mpf(0)] * len(nodes)
+        grads[-1] = mp.mpf(1)
+        for k in reversed(range(program.n_inputs, len(nodes))):
+            ins = program.instrs[k - program.n_inputs]
+            ds = _real(OPS[ins.op].derivs)(*(nodes[a] for a in ins.args), ins.c)
+            for a, d in zip(ins.args, ds):
+                grads[a] += grads[k] * d
+        return [_to_float(v) for v in nodes], [_to_float(g) for g in grads]
+
+
+def _real(f):
+    def g(*args):
+        try:
+            r = f(*args)
+        except (ZeroDivisionError, ValueError, OverflowError):
+            return mp.nan
+        if isinstance(r, tuple):
+            return tuple(x if isinstance(x, mp.mpf) else (mp.mpf(x) if not isinstance(x, mp.mpc) else mp.nan)
+                         for x in r)
+        return r if isinstance(r, mp.mpf) else (mp.mpf(r) if not isinstance(r, mp.mpc) else mp.nan)
+    return g
+
+
+def _to_float(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+

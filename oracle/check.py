@@ -1,0 +1,184 @@
+"""Compare an engine with PyTorch float64 on a program, node by node, and explain any mismatch.
+
+Two stages. First, every node's value and every node's gradient from the engine is compared
+with torch's, vectorised over a batch of input points, with a combined tolerance
+|a - b| <= ATOL + RTOL * max(|a|, |b|) (non-finite values by class: nan, +inf, -inf). That is
+tight enough to catch data rounded through float32 (~1e-8), and float64 noise amplified by an
+ill-conditioned program can trip it.
+
+So, second, a flagged point is re-checked locally: each node is recomputed by torch from the
+*engine's own* operand values (and each gradient from the engine's own upstream gradients).
+A correct engine passes every local check, however much noise it inherited; a wrong derivative,
+a lost `+=`, a bad topological order or a float32 rounding fails at the first node it touches.
+Where torch and the engine disagree locally on finite numbers, mpmath decides which is closer
+to the exact result. What remains is a finding; what is resolved is counted as noise.
+"""
+import math
+from dataclasses import dataclass, field
+
+import mpmath as mp
+import numpy as np
+
+from oracle.backends import EngineError, engine_run, torch_local, torch_run
+from oracle.ops import OPS
+from oracle.program import float_source
+
+RTOL = 1e-11  # global stage: float32 rounding is ~6e-8, float64 noise ~1e-16 per op
+ATOL = 1e-11
+EPS = 2.0 ** -52
+# Local allowances, per op: (relative error of its value and local derivative, in ulps;
+# absolute error of its local derivative in units of EPS * |upstream gradient|). tanh and
+# sigmoid compute their derivative from their own rounded output (1 - t*t, (1 - s) * s), which
+# cancels near saturation, so only an absolute bound holds there.
+ALLOW = {"default": (8, 0), "pow": (64, 0), "pow_float": (64, 0), "pow_int": (16, 0), "rpow": (64, 0),
+         "tanh": (8, 8), "sigmoid": (8, 8)}
+
+def close(a, b, rtol=RTOL, atol=ATOL):
+    """Elementwise: equal class when either is non-finite, else within the combined tolerance."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(a) & np.isfinite(b)
+        near = np.abs(a - b) <= atol + rtol * np.maximum(np.abs(a), np.abs(b))
+        return np.where(finite, near, (a == b) | (np.isnan(a) & np.isnan(b)))
+
+
+@dataclass
+class Finding:
+    kind: str  # value | grad | raise | complex | recursion | timeout
+    node: int | None  # the first divergent node (None: the backward pass as a whole)
+    op: str  # its op ('' for an input or the backward pass)
+    point: list  # the input values
+    engine: float | None = None
+    torch: float | None = None
+    detail: str = ""
+
+    @property
+    def signature(self):
+        """Findings that fail the same way share a signature: kind and op."""
+        return f"{self.kind}-{self.op or 'backward'}"
+
+    def message(self, program):
+        where = "the backward pass" if self.node is None else (
+            f"node {program.line(self.node)}" if self.node >= program.n_inputs else f"input {program.name(self.node)}")
+        point = ", ".join(f"{program.name(i)}={float_source(x)}" for i, x in enumerate(self.point))
+        if self.kind in ("value", "grad"):
+            what = "Values" if self.kind == "value" else "Gradients"
+            quantity = "value of" if self.kind == "value" else "gradient of the output with respect to"
+            lines = [f"{what} are not close!", "",
+                     f"Mismatched {quantity} {where}, at {point}",
+                     f"micrograd={self.engine!r}  torch={self.torch!r}"]
+            a, b = self.engine, self.torch
+            if math.isfinite(a) and math.isfinite(b):
+                absd = abs(a - b)
+                reld = absd / max(abs(b), 1e-300)
+                lines += [f"Absolute difference: {absd:.3g} (up to {ATOL:g} allowed)",
+                          f"Relative difference: {reld:.3g} (up to {RTOL:g} allowed)"]
+            if self.detail:
+                lines.append(self.detail)
+        else:
+            lines = [f"The engine failed ({self.kind}) at {where}, at {point}", self.detail]
+            if self.torch is not None:
+                lines.append(f"torch={self.torch!r}")
+        return "\n".join(lines + ["", program.source()])
+
+
+@dataclass
+class Report:
+    points: int = 0  # input points checked
+    checks: int = 0  # node checks: one per node per point, value and gradient
+    noise: int = 0  # points where stage one flagged and every local check passed
+    domain: int = 0  # points where the engine raised where torch gives inf or nan (not strict)
+    findings: list = field(default_factory=list)
+
+
+def check_program(program, points, Engine, strict=True, report=None):
+    """Check `program` at each input point; return a Report (its findings, if any, first)."""
+    report = report if report is not None else Report()
+    X = np.array(points, dtype=np.float64).T
+    tv, tg = torch_run(program, X)
+    for b, xs in enumerate(points):
+        report.points += 1
+        try:
+            data, grad = engine_run(program, xs, Engine)
+        except EngineError as e:
+            finding = _engine_error(e, program, xs, tv[:, b], tg[:, b], strict)
+            if finding is None:
+                report.domain += 1
+            else:
+                report.findings.append(finding)
+                return report
+            continue
+        report.checks += program.n_nodes
+        ok_v, ok_g = close(data, tv[:, b]), close(grad, tg[:, b])
+        if ok_v.all() and ok_g.all():
+            continue
+        finding = local_check(program, xs, data, grad, tv[:, b], tg[:, b])
+        if finding is None:
+            report.noise += 1
+        else:
+            report.findings.append(finding)
+            return report
+    return report
+
+
+def _engine_error(e, program, xs, tvals, tgrads, strict):
+    node = e.node if isinstance(e.node, int) else None
+    op = program.instrs[node - program.n_inputs].op if node is not None and node >= program.n_inputs else ""
+    want = float(tvals[node]) if node is not None and node < len(tvals) else None
+    torch_nonfinite = (want is not None and not math.isfinite(want)) or (
+        node is None and not np.isfinite(tgrads).all())
+    if e.kind == "raise" and torch_nonfinite and not strict:
+        return None  # Python float semantics where torch gives inf or nan: a domain difference
+    return Finding(e.kind, node, op, list(xs), None, want, e.detail)
+
+
+def local_check(program, xs, data, grad, tvals, tgrads):
+    """Recompute each node from the engine's own operands; the first node that fails is the
+    finding, or None when the disagreement with torch is inherited float64 noise."""
+    n0 = program.n_inputs
+    for k in range(n0, program.n_nodes):
+        ins = program.instrs[k - n0]
+        op = OPS[ins.op]
+        args = [data[a] for a in ins.args]
+        want, _ = torch_local(op, args, ins.c, 1.0)
+        if not _locally_close(data[k], want, op, args, ins.c, lambda ex, a, c: ex(*a, c)):
+            return Finding("value", k, ins.op, list(xs), data[k], float(tvals[k]),
+                           f"Locally, torch computes {want!r} from micrograd's own operands "
+                           f"{', '.join(map(repr, args))}.")
+    users = program.consumers()
+    for i in reversed(range(program.n_nodes)):
+        want, allowed = 1.0, 0.0  # the output's gradient is the seed
+        if i != program.n_nodes - 1:
+            terms = []
+            for k, pos in users[i]:
+                ins = program.instrs[k - n0]
+                _, contrib = torch_local(OPS[ins.op], [data[a] for a in ins.args], ins.c, grad[k])
+                ulps, floor = ALLOW.get(ins.op, ALLOW["default"])
+                terms.append(contrib[pos])
+                allowed += 2 * EPS * (ulps * abs(contrib[pos]) + floor * abs(grad[k]))
+            want = math.fsum(terms) if all(map(math.isfinite, terms)) else sum(terms)
+            allowed += 4 * EPS * sum(abs(t) for t in terms)
+        got = grad[i]
+        if math.isfinite(got) and math.isfinite(want):
+            ok = abs(got - want) <= allowed
+        else:
+            ok = bool(close(got, want))
+        if not ok:
+            op = program.instrs[i - n0].op if i >= n0 else ""
+            return Finding("grad", i, op, list(xs), got, float(tgrads[i]),
+                           f"Locally, the chain rule from micrograd's own upstream gradients gives {want!r}.")
+    return None
+
+
+def _locally_close(got, want, op, args, c, call):
+    if bool(close(got, want, 2 * EPS * ALLOW.get(op.name, ALLOW["default"])[0], 0.0)):
+        return True
+    if not (math.isfinite(got) and math.isfinite(want)):
+        return False
+    with mp.workdps(40):  # torch and the engine disagree on finite numbers: which is nearer the truth?
+        try:
+            exact = call(op.exact, [mp.mpf(a) for a in args], c)
+            exact = float(exact)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return False
+    return abs(got - exact) <= max(abs(want - exact), 4 * math.ulp(exact))

@@ -1,0 +1,125 @@
+"""A scalar program as data, and the one evaluation loop every backend shares.
+
+SSA form: nodes 0..n_inputs-1 are the inputs x0, x1, ...; each instruction appends one node
+`t{i}` computed by an op of `ops.TABLE` from earlier nodes (by index) and, for some ops, a
+constant. The last node is the output. `source()` prints the program as a Python function
+from the same op templates the interpreter runs.
+"""
+import json
+import math
+from dataclasses import dataclass
+
+from oracle.ops import OPS, const_source
+
+
+@dataclass(frozen=True)
+class Instr:
+    op: str
+    args: tuple  # indices of earlier nodes
+    c: float | int | None = None  # the constant, for ops that carry one
+
+
+@dataclass(frozen=True)
+class Program:
+    n_inputs: int
+    instrs: tuple
+
+    def __post_init__(self):
+        validate(self)
+
+    def __len__(self):
+        return len(self.instrs)
+
+    @property
+    def n_nodes(self):
+        return self.n_inputs + len(self.instrs)
+
+    def name(self, i):
+        return f"x{i}" if i < self.n_inputs else f"t{i}"
+
+    def line(self, i):
+        """Node i as a line of source: `t7 = t3 * t5`."""
+        ins = self.instrs[i - self.n_inputs]
+        return f"{self.name(i)} = {OPS[ins.op].source([self.name(a) for a in ins.args], ins.c)}"
+
+    def source(self, fname="f"):
+        """The program as a Python function of its inputs that returns its output node."""
+        params = ", ".join(self.name(i) for i in range(self.n_inputs))
+        body = [f"    {self.line(i)}" for i in range(self.n_inputs, self.n_nodes)]
+        return "\n".join([f"def {fname}({params}):", *body, f"    return {self.name(self.n_nodes - 1)}"])
+
+    def consumers(self):
+        """For each node, the (node, operand position) pairs that use it."""
+        users = [[] for _ in range(self.n_nodes)]
+        for k, ins in enumerate(self.instrs, start=self.n_inputs):
+            for pos, a in enumerate(ins.args):
+                users[a].append((k, pos))
+        return users
+
+    def to_json(self):
+        return {"n_inputs": self.n_inputs, "instrs": [[i.op, list(i.args), i.c] for i in self.instrs]}
+
+    @staticmethod
+    def from_json(d):
+        """A Program from `to_json()` output; ValueError names what is wrong."""
+        try:
+            instrs = tuple(Instr(op, tuple(args), _const_from_json(c)) for op, args, c in d["instrs"])
+            return Program(int(d["n_inputs"]), instrs)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a valid program: {e}") from None
+
+
+def validate(p):
+    if not isinstance(p.n_inputs, int) or p.n_inputs < 1:
+        raise ValueError(f"a program needs at least one input, got n_inputs={p.n_inputs!r}")
+    if not p.instrs:
+        raise ValueError("a program needs at least one op")
+    for k, ins in enumerate(p.instrs, start=p.n_inputs):
+        op = OPS.get(ins.op)
+        if op is None:
+            raise ValueError(f"node {k}: unknown op {ins.op!r}")
+        if len(ins.args) != op.arity or not all(isinstance(a, int) and 0 <= a < k for a in ins.args):
+            raise ValueError(f"node {k}: {ins.op} needs {op.arity} earlier node(s), got {ins.args!r}")
+        if bool(op.const) != (ins.c is not None):
+            raise ValueError(f"node {k}: {ins.op} {'needs' if op.const else 'takes no'} constant")
+        if ins.c is not None and not (isinstance(ins.c, int | float) and math.isfinite(ins.c)):
+            raise ValueError(f"node {k}: constant must be a finite number, got {ins.c!r}")
+
+
+def evaluate(program, nodes, apply=lambda op: op.apply):
+    """Run the program on a list of leaf objects of any backend, appending every node to that
+    list in place (so after a failure its length is the failing node's index); return it."""
+    for ins in program.instrs:
+        nodes.append(apply(OPS[ins.op])(*(nodes[a] for a in ins.args), ins.c))
+    return nodes
+
+
+def float_source(x):
+    """A float as Python source: repr, or float('inf') / float('nan') for non-finite values."""
+    return repr(x) if math.isfinite(x) else f"float('{x!r}')"
+
+
+def _const_from_json(c):
+    if c is None or isinstance(c, int | float) and not isinstance(c, bool):
+        return c
+    raise ValueError(f"constant {c!r} is not a number")
+
+
+def dumps_case(program, inputs, **extra):
+    """A case (program plus input values) as JSON, floats exact (inf and nan as strings)."""
+    return json.dumps({"program": program.to_json(), "inputs": [float_json(x) for x in inputs], **extra}, indent=1)
+
+
+def float_json(x):
+    return x if math.isfinite(x) else repr(x)
+
+
+def float_from_json(x):
+    if isinstance(x, str) and x in ("inf", "-inf", "nan"):
+        return float(x)
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return float(x)
+    raise ValueError(f"{x!r} is not a float")
+
+
+__all__ = ["Instr", "Program", "evaluate", "float_source", "const_source", "dumps_case"]
