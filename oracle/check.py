@@ -51,13 +51,15 @@ class Finding:
     engine: float | None = None
     torch: float | None = None
     detail: str = ""
+    program: object = None  # the Program it was found in
 
     @property
     def signature(self):
         """Findings that fail the same way share a signature: kind and op."""
         return f"{self.kind}-{self.op or 'backward'}"
 
-    def message(self, program):
+    def message(self):
+        program = self.program
         where = "the backward pass" if self.node is None else (
             f"node {program.line(self.node)}" if self.node >= program.n_inputs else f"input {program.name(self.node)}")
         point = ", ".join(f"{program.name(i)}={float_source(x)}" for i, x in enumerate(self.point))
@@ -102,6 +104,8 @@ def check_program(program, points, Engine, strict=True, report=None):
             data, grad = engine_run(program, xs, Engine)
         except EngineError as e:
             finding = _engine_error(e, program, xs, tv[:, b], tg[:, b], strict)
+            if finding is not None:
+                finding.program = program
             if finding is None:
                 report.domain += 1
             else:
@@ -113,6 +117,8 @@ def check_program(program, points, Engine, strict=True, report=None):
         if ok_v.all() and ok_g.all():
             continue
         finding = local_check(program, xs, data, grad, tv[:, b], tg[:, b])
+        if finding is not None:
+            finding.program = program
         if finding is None:
             report.noise += 1
         else:

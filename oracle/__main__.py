@@ -1,0 +1,39 @@
+"""`python -m oracle COMMAND`: the oracle's command line.
+
+  fuzz           run a fuzz campaign against an engine (default: micrograd)
+  selftest       plant mutants in copies of micrograd and check the fuzzer finds each
+  compare        run a micrograd program in micrograd and PyTorch side by side
+  train-compare  train an MLP in micrograd and PyTorch from the same weights
+
+Each command's module has `configure(parser)` and `main(args) -> exit code`.
+"""
+import argparse
+import importlib
+import sys
+
+COMMANDS = {  # command -> (module, one-line help)
+    "fuzz": ("oracle.fuzz", "run a fuzz campaign against an engine (default: micrograd)"),
+    "selftest": ("oracle.selftest", "plant mutants in copies of micrograd and check the fuzzer finds each"),
+    "compare": ("oracle.compare", "run a micrograd program in micrograd and PyTorch side by side"),
+    "train-compare": ("oracle.train_compare", "train an MLP in micrograd and PyTorch from the same weights"),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m oracle", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    modules = {}
+    for name, (modname, help_) in COMMANDS.items():
+        try:
+            modules[name] = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name != modname:
+                raise
+            continue  # a command not built yet
+        modules[name].configure(sub.add_parser(name, help=help_, description=help_))
+    args = parser.parse_args(argv)
+    return modules[args.command].main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

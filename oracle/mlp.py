@@ -1,0 +1,202 @@
+"""Random MLPs, built from any engine's Value and as a torch twin, compared output by output,
+gradient by gradient, and step by step through SGD training.
+
+The engine side uses the oracle's own neuron code (plain `+ * ` on the engine's Values and one
+activation method), so a plug-in engine needs no nn module of its own. The torch twin is
+`torch.nn.Linear` layers in float64 with the same weights copied in.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from oracle.check import Report, close
+
+ACTS = ("relu", "tanh", "sigmoid", "linear")
+LOSSES = ("mse", "hinge")
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    nin: int
+    widths: tuple  # layer widths; the last layer is linear
+    act: str  # hidden activation
+    loss: str  # mse or hinge
+    weights: tuple  # per layer, per neuron: (weights tuple, bias)
+    X: tuple  # batch of input rows
+    y: tuple  # one target per row (hinge: ±1) for the first output
+    lr: float = 0.05  # SGD learning rate for training cases
+
+    def to_json(self):
+        return {"nin": self.nin, "widths": list(self.widths), "act": self.act, "loss": self.loss,
+                "weights": [[[list(w), b] for w, b in layer] for layer in self.weights],
+                "X": [list(r) for r in self.X], "y": list(self.y), "lr": self.lr}
+
+    @staticmethod
+    def from_json(d):
+        try:
+            return MLPSpec(int(d["nin"]), tuple(d["widths"]), d["act"], d["loss"],
+                           tuple(tuple((tuple(map(float, w)), float(b)) for w, b in layer) for layer in d["weights"]),
+                           tuple(tuple(map(float, r)) for r in d["X"]), tuple(map(float, d["y"])), float(d["lr"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a valid MLP spec: {e}") from None
+
+    def describe(self):
+        return f"MLP({self.nin}, {list(self.widths)}) act={self.act} loss={self.loss} batch={len(self.X)}"
+
+
+def random_mlp(rng, acts=ACTS, losses=LOSSES, max_width=6, max_layers=3, max_batch=6):
+    """A small random MLP with its weights, a batch of inputs (some exactly 0) and targets."""
+    nin = rng.randint(1, 4)
+    widths = tuple(rng.randint(1, max_width) for _ in range(rng.randint(0, max_layers - 1))) + (rng.randint(1, 2),)
+    sizes = (nin,) + widths
+    weights = tuple(tuple((tuple(rng.uniform(-1, 1) for _ in range(sizes[i])), rng.choice((0.0, rng.uniform(-1, 1))))
+                          for _ in range(sizes[i + 1])) for i in range(len(widths)))
+    X = tuple(tuple(rng.choice((0.0, rng.uniform(-2, 2), rng.uniform(-2, 2))) for _ in range(nin))
+              for _ in range(rng.randint(1, max_batch)))
+    loss = rng.choice(losses)
+    y = tuple(rng.choice((-1.0, 1.0)) if loss == "hinge" else rng.uniform(-1, 1) for _ in X)
+    return MLPSpec(nin, widths, rng.choice(acts), loss, weights, X, y, rng.choice((0.01, 0.05, 0.3)))
+
+
+def engine_model(spec, Engine):
+    """The spec's parameters as engine Values: per layer, per neuron, (weights, bias)."""
+    return [[([Engine(w) for w in ws], Engine(b)) for ws, b in layer] for layer in spec.weights]
+
+
+def engine_forward(spec, params, x):
+    for i, layer in enumerate(params):
+        last = i == len(params) - 1
+        out = []
+        for ws, b in layer:
+            act = b
+            for wi, xi in zip(ws, x):
+                act = act + wi * xi
+            out.append(act if last or spec.act == "linear" else getattr(act, spec.act)())
+        x = out
+    return x
+
+
+def engine_loss(spec, params):
+    outs = [engine_forward(spec, params, x) for x in spec.X]
+    if spec.loss == "mse":
+        terms = [(o[0] - y) ** 2 for o, y in zip(outs, spec.y)]
+    else:
+        terms = [(1 + -y * o[0]).relu() for o, y in zip(outs, spec.y)]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return outs, total * (1.0 / len(terms))
+
+
+def torch_model(spec):
+    layers = []
+    for layer in spec.weights:
+        lin = torch.nn.Linear(len(layer[0][0]), len(layer), dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor([ws for ws, _ in layer], dtype=torch.float64))
+            lin.bias.copy_(torch.tensor([b for _, b in layer], dtype=torch.float64))
+        layers.append(lin)
+    return layers
+
+
+def torch_loss(spec, layers):
+    x = torch.tensor(spec.X, dtype=torch.float64)
+    for i, lin in enumerate(layers):
+        x = lin(x)
+        if i < len(layers) - 1 and spec.act != "linear":
+            x = getattr(torch, spec.act)(x)
+    y = torch.tensor(spec.y, dtype=torch.float64)
+    terms = (x[:, 0] - y) ** 2 if spec.loss == "mse" else torch.relu(1 - y * x[:, 0])
+    return x, terms.mean()
+
+
+def _torch_params(layers):
+    """Parameters in the engine's order: per layer, per neuron, weights then bias."""
+    out = []
+    for lin in layers:
+        for j in range(lin.out_features):
+            out += [(lin.weight, (j, k)) for k in range(lin.in_features)] + [(lin.bias, (j,))]
+    return out
+
+
+@dataclass
+class MLPFinding:
+    kind: str  # mlp-value | mlp-loss | mlp-grad | train | raise | complex | recursion
+    spec: MLPSpec
+    where: str
+    engine: float | None = None
+    torch: float | None = None
+    step: int = 0
+    detail: str = ""
+
+    @property
+    def signature(self):
+        return f"{self.kind}-{self.spec.act}-{self.spec.loss}"
+
+    @property
+    def op(self):
+        return self.spec.act
+
+    def message(self):
+        head = {"mlp-value": "Outputs", "mlp-loss": "Losses", "mlp-grad": "Gradients", "train": "Parameters"}.get(
+            self.kind, "Results")
+        lines = [f"{head} are not close!" if self.kind in ("mlp-value", "mlp-loss", "mlp-grad", "train")
+                 else f"The engine failed ({self.kind})", "",
+                 f"Mismatched {self.where}" + (f" after SGD step {self.step}" if self.step else ""),
+                 f"micrograd={self.engine!r}  torch={self.torch!r}"]
+        if self.engine is not None and self.torch is not None and math.isfinite(self.engine) and math.isfinite(
+                self.torch):
+            lines.append(f"Absolute difference: {abs(self.engine - self.torch):.3g}")
+        if self.detail:
+            lines.append(self.detail)
+        return "\n".join(lines + ["", self.spec.describe()])
+
+
+def check_mlp(spec, Engine, steps=0, report=None):
+    """Compare outputs, loss and every parameter's gradient; then `steps` SGD steps, comparing
+    every parameter after every step. Returns a Report with at most one finding."""
+    report = report if report is not None else Report()
+    params = engine_model(spec, Engine)
+    flat = [p for layer in params for ws, b in layer for p in ws + [b]]
+    layers = torch_model(spec)
+    tparams = _torch_params(layers)
+    for step in range(steps + 1):
+        try:
+            outs, loss = engine_loss(spec, params)
+            for p in flat:
+                p.grad = 0.0
+            loss.backward()
+            got = [float(o.data) for row in outs for o in row] + [float(loss.data)] + [float(p.grad) for p in flat]
+        except RecursionError as e:
+            report.findings.append(MLPFinding("recursion", spec, "the forward or backward pass", detail=repr(e)))
+            return report
+        except Exception as e:  # the engine under test may raise anything
+            report.findings.append(MLPFinding("raise", spec, "the forward or backward pass",
+                                              detail=f"{type(e).__name__}: {e}", step=step))
+            return report
+        tout, tl = torch_loss(spec, layers)
+        for lin in layers:
+            lin.zero_grad()
+        tl.backward()
+        want = tout.detach().flatten().tolist() + [tl.item()] + [t.grad[ix].item() for t, ix in tparams]
+        report.points += 1
+        report.checks += len(got)
+        ok = close(got, want)
+        if not ok.all():
+            i = int(np.argmin(ok))
+            n_out = tout.numel()
+            kind, where = (("mlp-value", f"output {i}") if i < n_out else ("mlp-loss", "loss") if i == n_out
+                           else ("mlp-grad", f"gradient of parameter {i - n_out - 1}"))
+            report.findings.append(MLPFinding(kind if step == 0 else "train", spec, where, got[i], want[i], step))
+            return report
+        if step == steps:
+            break
+        for p in flat:  # one SGD step on both sides
+            p.data = p.data - spec.lr * p.grad
+        with torch.no_grad():
+            for lin in layers:
+                for t in (lin.weight, lin.bias):
+                    t -= spec.lr * t.grad
+    return report
