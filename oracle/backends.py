@@ -88,29 +88,31 @@ def fd_grads(program, xs, Engine, h=1e-6):
 
 def mp_run(program, xs, dps=50):
     """Exact-ish values and gradients (mpmath at dps digits) for every node, by reverse mode over
-    the ops' `derivs`. Non-real intermediate results become nan."""
+    the ops' `derivs`. Results that are not real (a pole, a complex power) become nan."""
     with mp.workdps(dps):
         nodes = evaluate(program, [mp.mpf(x) for x in xs], apply=lambda op: _real(op.exact))
         grads = [mp.mpf(0)] * len(nodes)
         grads[-1] = mp.mpf(1)
         for k in reversed(range(program.n_inputs, len(nodes))):
             ins = program.instrs[k - program.n_inputs]
-            ds = _real(OPS[ins.op].derivs)(*(nodes[a] for a in ins.args), ins.c)
-            for a, d in zip(ins.args, ds):
+            derivs = _real(lambda *a: OPS[ins.op].derivs(*a), len(ins.args))
+            for a, d in zip(ins.args, derivs(*(nodes[a] for a in ins.args), ins.c)):
                 grads[a] += grads[k] * d
         return [_to_float(v) for v in nodes], [_to_float(g) for g in grads]
 
 
-def _real(f):
+def _real(f, n=None):
+    """f with every result a real mpf: nan for a pole, a domain error or a complex number.
+    n: f returns a tuple of n results."""
+    def one(x):
+        return mp.nan if isinstance(x, mp.mpc) else mp.mpf(x)
+
     def g(*args):
         try:
             r = f(*args)
         except (ZeroDivisionError, ValueError, OverflowError):
-            return mp.nan
-        if isinstance(r, tuple):
-            return tuple(x if isinstance(x, mp.mpf) else (mp.mpf(x) if not isinstance(x, mp.mpc) else mp.nan)
-                         for x in r)
-        return r if isinstance(r, mp.mpf) else (mp.mpf(r) if not isinstance(r, mp.mpc) else mp.nan)
+            return mp.nan if n is None else (mp.nan,) * n
+        return one(r) if n is None else tuple(map(one, r))
     return g
 
 
