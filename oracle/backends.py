@@ -95,7 +95,7 @@ def mp_run(program, xs, dps=50):
         grads[-1] = mp.mpf(1)
         for k in reversed(range(program.n_inputs, len(nodes))):
             ins = program.instrs[k - program.n_inputs]
-            derivs = _real(lambda *a: OPS[ins.op].derivs(*a), len(ins.args))
+            derivs = _real(OPS[ins.op].derivs, len(ins.args))
             for a, d in zip(ins.args, derivs(*(nodes[a] for a in ins.args), ins.c)):
                 grads[a] += grads[k] * d
         return [_to_float(v) for v in nodes], [_to_float(g) for g in grads]

@@ -41,7 +41,11 @@ class GenConfig:
             raise ValueError("max_ops and max_inputs must be at least 1")
 
 
-def random_program(rng, cfg=GenConfig()):
+DEFAULT = GenConfig()
+
+
+def random_program(rng, cfg=None):
+    cfg = cfg or DEFAULT
     n_in = rng.randint(1, cfg.max_inputs)
     n_ops = rng.randint(1, cfg.max_ops)
     chain = rng.random() < cfg.p_chain
@@ -69,7 +73,8 @@ def random_program(rng, cfg=GenConfig()):
     return Program(n_in, tuple(instrs))
 
 
-def random_const(rng, kind, name, cfg=GenConfig()):
+def random_const(rng, kind, name, cfg=None):
+    cfg = cfg or DEFAULT
     if not kind:
         return None
     if kind == "int":
@@ -81,8 +86,9 @@ def random_const(rng, kind, name, cfg=GenConfig()):
     return round(rng.uniform(-3.0, 3.0), rng.choice((1, 2, 17)))
 
 
-def random_inputs(rng, n_inputs, cfg=GenConfig()):
+def random_inputs(rng, n_inputs, cfg=None):
     """One input point: mostly ordinary values, some on purpose at edges."""
+    cfg = cfg or DEFAULT
     return [rng.choice(EDGE_INPUTS) if rng.random() < cfg.p_edge else rng.uniform(-3.0, 3.0)
             for _ in range(n_inputs)]
 
@@ -91,7 +97,7 @@ def coverage(programs):
     """How often each op, and each (parent op, child op) pair, occurs: child feeds parent."""
     ops, pairs = {}, {}
     for p in programs:
-        for k, ins in enumerate(p.instrs, start=p.n_inputs):
+        for ins in p.instrs:
             ops[ins.op] = ops.get(ins.op, 0) + 1
             for a in ins.args:
                 if a >= p.n_inputs:

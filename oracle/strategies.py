@@ -6,17 +6,17 @@ constants and inputs with no shrinker of our own.
 """
 from hypothesis import strategies as st
 
-from oracle.generate import GenConfig, random_inputs, random_program
+from oracle.generate import DEFAULT, random_inputs, random_program
 from oracle.mlp import random_mlp
 
 
-def programs(cfg=GenConfig()):
+def programs(cfg=DEFAULT):
     """A random program drawn by `random_program`; shrinks toward fewer and simpler ops."""
     return st.randoms(use_true_random=False).map(lambda rng: random_program(rng, cfg))
 
 
 @st.composite
-def cases(draw, cfg=GenConfig(), n_points=8):
+def cases(draw, cfg=DEFAULT, n_points=8):
     """A program with a batch of input points; shrinks the program first, then the points."""
     program = draw(programs(cfg))
     rng = draw(st.randoms(use_true_random=False))
