@@ -56,6 +56,16 @@ class Program:
                 users[a].append((k, pos))
         return users
 
+    def live(self):
+        """For each node, whether the output depends on it (dead code gets no gradient)."""
+        live = [False] * self.n_nodes
+        live[-1] = True
+        for k in reversed(range(self.n_inputs, self.n_nodes)):
+            if live[k]:
+                for a in self.instrs[k - self.n_inputs].args:
+                    live[a] = True
+        return live
+
     def to_json(self):
         return {"n_inputs": self.n_inputs, "instrs": [[i.op, list(i.args), i.c] for i in self.instrs]}
 
