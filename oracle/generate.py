@@ -30,6 +30,7 @@ class GenConfig:
     p_same: float = 0.1  # a binary op gets the same operand twice (a+a, a-a, a*a, a/a, a**a)
     p_chain: float = 0.15  # the whole program is a deep chain: every op uses the previous node
     p_edge: float = 0.25  # an input value or constant is an edge value rather than ordinary
+    max_depth: int = 0  # longest path from an input to a node; 0: no limit
     weights: dict = field(default_factory=dict)  # op name -> relative weight (default 1)
 
     def __post_init__(self):
@@ -37,8 +38,8 @@ class GenConfig:
         if unknown or not self.ops:
             raise ValueError(f"unknown or empty op set: {', '.join(unknown) or '(empty)'}; "
                              f"known ops: {', '.join(ALL_OPS)}")
-        if self.max_ops < 1 or self.max_inputs < 1:
-            raise ValueError("max_ops and max_inputs must be at least 1")
+        if self.max_ops < 1 or self.max_inputs < 1 or self.max_depth < 0:
+            raise ValueError("max_ops and max_inputs must be at least 1, max_depth at least 0")
 
 
 DEFAULT = GenConfig()
@@ -52,6 +53,7 @@ def random_program(rng, cfg=None):
     names = list(cfg.ops)
     weights = [cfg.weights.get(o, 1.0) for o in names]
     unused = list(range(n_in))  # nodes no op uses yet: preferred, so little code is dead
+    depth = [0] * n_in
     instrs = []
     for k in range(n_in, n_in + n_ops):
         op = OPS[rng.choices(names, weights)[0]]
@@ -65,10 +67,13 @@ def random_program(rng, cfg=None):
                 a = rng.randrange(k)
             else:
                 a = unused[rng.randrange(len(unused))]
+            if cfg.max_depth and depth[a] >= cfg.max_depth:
+                a = rng.randrange(n_in)  # an input keeps the program within its depth
             args.append(a)
             if a in unused:
                 unused.remove(a)
         unused.append(k)
+        depth.append(1 + max(depth[a] for a in args))
         instrs.append(Instr(op.name, tuple(args), random_const(rng, op.const, op.name, cfg)))
     return Program(n_in, tuple(instrs))
 

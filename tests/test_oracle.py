@@ -63,9 +63,18 @@ def test_generator_draws_edge_inputs():
     assert all(struct.pack("d", e) in drawn for e in EDGE_INPUTS)  # -0.0 and 0.0 both, by their bits
 
 
-def test_generator_respects_op_set_and_size():
+def depth(p):
+    d = [0] * p.n_inputs
+    for ins in p.instrs:
+        d.append(1 + max(d[a] for a in ins.args))
+    return max(d)
+
+
+def test_generator_respects_op_set_size_and_depth():
     progs = programs(200, ops=("tanh", "mul"), max_ops=5)
     assert all(len(p) <= 5 and {i.op for i in p.instrs} <= {"tanh", "mul"} for p in progs)
+    shallow = programs(200, max_ops=30, max_depth=3)
+    assert max(depth(p) for p in shallow) == 3
     with pytest.raises(ValueError, match="unknown"):
         GenConfig(ops=("tanh", "sqrt"))
 
