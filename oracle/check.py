@@ -73,7 +73,7 @@ class Finding:
             a, b = self.engine, self.torch
             if math.isfinite(a) and math.isfinite(b):
                 absd = abs(a - b)
-                reld = absd / max(abs(b), 1e-300)
+                reld = absd / abs(b) if b else math.inf
                 lines += [f"Absolute difference: {absd:.3g} (up to {ATOL:g} allowed)",
                           f"Relative difference: {reld:.3g} (up to {RTOL:g} allowed)"]
             if self.detail:
