@@ -22,9 +22,9 @@ class EngineError(Exception):
 def engine_run(program, xs, Engine):
     """Forward and backward on one input point; every node's data and grad as float lists.
     Raises EngineError(kind in 'raise', 'complex', 'recursion') naming the failing node."""
-    nodes = [Engine(x) for x in xs]
-    phase = "forward"
+    nodes, phase = [], "forward"
     try:
+        nodes.extend(Engine(x) for x in xs)
         evaluate(program, nodes)
         phase = "backward"
         nodes[-1].backward()
@@ -35,7 +35,10 @@ def engine_run(program, xs, Engine):
         raise EngineError("raise", node, f"{type(e).__name__}: {e}") from None
     data, grad = [], []
     for i, v in enumerate(nodes):
-        d, g = v.data, v.grad
+        try:
+            d, g = v.data, v.grad
+        except Exception as e:  # an engine whose nodes lack .data or .grad
+            raise EngineError("raise", i, f"{type(e).__name__}: {e}") from None
         if type(d) is not float or type(g) is not float:
             d, g = _as_real(d, i, "data"), _as_real(g, i, "grad")
         data.append(d)

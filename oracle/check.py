@@ -47,7 +47,7 @@ def close(a, b, rtol=RTOL, atol=ATOL):
 class Finding:
     kind: str  # value | grad | raise | complex | recursion | timeout
     node: int | None  # the first divergent node (None: the backward pass as a whole)
-    op: str  # its op ('' for an input or the backward pass)
+    op: str  # the op at fault: the node's own for a value, its consumers' backward rules for a gradient
     point: list  # the input values
     engine: float | None = None
     torch: float | None = None
@@ -171,17 +171,18 @@ def local_check(program, xs, data, grad, tvals, tgrads):
                 _, contrib = torch_local(OPS[ins.op], [data[a] for a in ins.args], ins.c, grad[k])
                 ulps, floor = ALLOW.get(ins.op, ALLOW["default"])
                 terms.append(contrib[pos])
-                allowed += 2 * EPS * (ulps * abs(contrib[pos]) + floor * abs(grad[k]))
+                allowed += 2 * EPS * ulps * abs(contrib[pos]) + (2 * EPS * floor * abs(grad[k]) if floor else 0.0)
             want = math.fsum(terms) if all(map(math.isfinite, terms)) else sum(terms)
             allowed += 4 * EPS * sum(abs(t) for t in terms)
         got = grad[i]
         if math.isfinite(got) and math.isfinite(want):
-            ok = abs(got - want) <= allowed
+            ok = got == want or abs(got - want) <= allowed
         else:
             ok = bool(close(got, want))
         if not ok:
-            op = program.instrs[i - n0].op if i >= n0 else ""
-            return Finding("grad", i, op, list(xs), got, float(tgrads[i]),
+            # Every later node passed, so the wrong backward rule is a consumer's (or the seed's).
+            rules = sorted({program.instrs[k - n0].op for k, _ in users[i] if live[k]}) or ["seed"]
+            return Finding("grad", i, "+".join(rules), list(xs), got, float(tgrads[i]),
                            f"Locally, the chain rule from micrograd's own upstream gradients gives {want!r}.")
     return None
 

@@ -74,13 +74,13 @@ class Program:
         """A Program from `to_json()` output; ValueError names what is wrong."""
         try:
             instrs = tuple(Instr(op, tuple(args), _const_from_json(c)) for op, args, c in d["instrs"])
-            return Program(int(d["n_inputs"]), instrs)
+            return Program(d["n_inputs"], instrs)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a valid program: {e}") from None
 
 
 def validate(p):
-    if not isinstance(p.n_inputs, int) or p.n_inputs < 1:
+    if type(p.n_inputs) is not int or p.n_inputs < 1:
         raise ValueError(f"a program needs at least one input, got n_inputs={p.n_inputs!r}")
     if not p.instrs:
         raise ValueError("a program needs at least one op")
@@ -92,8 +92,10 @@ def validate(p):
             raise ValueError(f"node {k}: {ins.op} needs {op.arity} earlier node(s), got {ins.args!r}")
         if bool(op.const) != (ins.c is not None):
             raise ValueError(f"node {k}: {ins.op} {'needs' if op.const else 'takes no'} constant")
-        if ins.c is not None and not (isinstance(ins.c, int | float) and math.isfinite(ins.c)):
+        if ins.c is not None and not (type(ins.c) in (int, float) and math.isfinite(ins.c)):
             raise ValueError(f"node {k}: constant must be a finite number, got {ins.c!r}")
+        if op.const == "int" and type(ins.c) is not int:
+            raise ValueError(f"node {k}: {ins.op} needs an int exponent, got {ins.c!r}")
 
 
 def evaluate(program, nodes, apply=lambda op: op.apply):

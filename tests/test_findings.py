@@ -1,0 +1,254 @@
+"""The finding store: a JSON case and a standalone reproducer per signature, deduplicated, written
+atomically (racing writers, kill -9); the reproducer exits 1 while the bug is there and 0 once fixed."""
+import concurrent.futures
+import json
+import os
+import pathlib
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from oracle.check import Finding, check_program  # noqa: E402
+from oracle.findings import STALE_SECONDS, FindingStore, load_case, reproducer_source  # noqa: E402
+from oracle.mutants import mutant_engine  # noqa: E402
+from oracle.program import Instr, Program  # noqa: E402
+
+REPO = str(pathlib.Path(__file__).resolve().parents[1])
+MUL = Program(2, (Instr("mul", (0, 1)),))
+
+
+def mul_grad_finding():
+    """mutant mul_grad's bug, as check_program reports it on x0 * x1."""
+    report = check_program(MUL, [[2.0, 3.0]], mutant_engine("mul_grad"))
+    return report.findings[0]
+
+
+def run_script(path, *args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the script finds the engine itself
+    return subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=120)
+
+
+def fake_finding(kind, op, point):
+    return Finding(kind, 1, op, list(point), 1.0, 2.0, "planted by the test")
+
+
+def bits(xs):
+    return [struct.pack("<d", x) for x in xs]
+
+
+def test_record_writes_case_and_a_reproducer_that_fails_until_the_engine_is_fixed(tmp_path):
+    finding = mul_grad_finding()
+    store = FindingStore(tmp_path / "findings")
+    path = store.record(finding, MUL, finding.point, {"seed": 7, "engine": "oracle.mutants:mul_grad", "strict": True})
+    assert path == tmp_path / "findings" / f"{finding.signature}.json"
+    script = path.with_suffix(".py")
+    case = json.loads(path.read_text())
+    assert case["kind"] == "grad" and case["seed"] == 7 and case["engine"] == "oracle.mutants:mul_grad"
+    assert case["strict"] is True and case["created"] and case["reproducer_fails"] is True
+    assert "Gradients are not close!" in case["message"]
+
+    bug = run_script(script, cwd=tmp_path)  # from elsewhere: the engine is not pip-installed
+    assert bug.returncode == 1, bug.stderr
+    assert "Gradients are not close!" in bug.stdout and "micrograd=" in bug.stdout and "torch=" in bug.stdout
+    assert "Absolute difference:" in bug.stdout and "(up to 1e-11 allowed)" in bug.stdout
+    assert "Relative difference:" in bug.stdout
+    fixed = run_script(script, "micrograd.engine:Value", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_reproducer_defines_the_program_once_and_does_not_import_the_oracle(tmp_path):
+    finding = mul_grad_finding()
+    source = reproducer_source(MUL, finding.point, "micrograd.engine:Value", finding)
+    assert source.count("def f(") == 1 and MUL.source() in source
+    assert "import oracle" not in source and "from oracle" not in source
+    script = tmp_path / "repro.py"
+    script.write_text(source)
+    code = ("import runpy, sys\nsys.argv = [sys.argv[1]]\ntry:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit as e:\n    print(e.code, any(m.split('.')[0] == 'oracle' for m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
+
+
+def test_reproducer_fails_is_false_when_the_output_hides_the_bug(tmp_path):
+    # float32 rounding of x0 * 0.1, then multiplied by 0: the output and its gradient are exact again.
+    program = Program(1, (Instr("mul_c", (0,), 0.1), Instr("mul_c", (1,), 0.0)))
+    finding = check_program(program, [[1.0]], mutant_engine("float32_data")).findings[0]
+    path = FindingStore(tmp_path).record(finding, program, finding.point, {"engine": "oracle.mutants:float32_data"})
+    assert json.loads(path.read_text())["reproducer_fails"] is False
+
+
+def test_same_signature_is_recorded_once(tmp_path):
+    store = FindingStore(tmp_path, verify=False)
+    first = store.record(fake_finding("value", "tanh", [0.5]), Program(1, (Instr("tanh", (0,)),)), [0.5], {})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    other = Program(1, (Instr("exp", (0,)), Instr("tanh", (1,))))
+    assert store.record(fake_finding("value", "tanh", [0.7]), other, [0.7], {}) is None
+    assert FindingStore(tmp_path).record(fake_finding("value", "tanh", [0.9]), other, [0.9], {}) is None
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert first.name == "value-tanh.json" and store.recorded() == ["value-tanh"]
+
+
+def test_load_case_round_trips_exactly(tmp_path):
+    program = Program(3, (Instr("add", (0, 1)), Instr("mul_c", (3,), -0.0), Instr("rsub_c", (2,), 0.1),
+                          Instr("pow_int", (5,), -3), Instr("add", (4, 6))))
+    point = [float("inf"), float("nan"), -0.0]
+    path = FindingStore(tmp_path, verify=False).record(fake_finding("grad", "add", point), program, point,
+                                                       {"seed": 3, "engine": "micrograd.engine:Value"})
+    got, got_point, meta = load_case(path)
+    assert got.to_json() == program.to_json() and repr(got) == repr(program)
+    assert bits(got_point) == bits(point)
+    assert type(got.instrs[3].c) is int
+    assert meta["seed"] == 3 and meta["signature"] == "grad-add" and "program" not in meta
+
+
+@pytest.mark.parametrize("text, reason", [
+    (None, "no such file"),
+    ('{"program": {"n_inputs": 1, "instrs": [["tanh", [0], null]]}, "inputs": [0.5', "not valid JSON"),
+    ("", "not valid JSON"),
+    ("[1, 2]", "not a finding"),
+    ('{"inputs": [0.5]}', "not a finding"),
+    ('{"program": {"n_inputs": 1, "instrs": [["sqrt", [0], null]]}, "inputs": [0.5]}', "unknown op 'sqrt'"),
+    ('{"program": {"n_inputs": 1, "instrs": [["tanh", [3], null]]}, "inputs": [0.5]}', "earlier node"),
+    ('{"program": [], "inputs": [0.5]}', "not a valid program"),
+    ('{"program": {"n_inputs": 1, "instrs": [["tanh", [0], null]]}, "inputs": [0.5, 1.0]}', "a list of 1 floats"),
+    ('{"program": {"n_inputs": 1, "instrs": [["tanh", [0], null]]}, "inputs": ["half"]}', "bad input value"),
+])
+def test_load_case_rejects_a_bad_file_with_a_one_line_reason(tmp_path, text, reason):
+    path = tmp_path / "case.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ValueError, match=reason) as e:
+        load_case(path)
+    assert "\n" not in str(e.value) and str(path) in str(e.value)
+
+
+def test_racing_threads_one_signature_exactly_one_wins(tmp_path):
+    n = 8
+    barrier = threading.Barrier(n)
+
+    def record(i):
+        store = FindingStore(tmp_path, verify=False)  # one store per worker, as separate processes have
+        program = Program(1, (Instr("mul_c", (0,), float(i + 2)),))
+        barrier.wait()
+        return store.record(fake_finding("value", "mul_c", [i + 0.5]), program, [i + 0.5], {"seed": i})
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(record, range(n)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert_complete_and_consistent(tmp_path, orphans_allowed=0)
+    _, point, meta = load_case(winners[0])
+    assert point == [meta["seed"] + 0.5]
+
+
+def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
+    out, go = tmp_path / "findings", tmp_path / "go"
+    code = textwrap.dedent(f"""
+        import pathlib, sys, time
+        sys.path.insert(0, {REPO!r})
+        from oracle.check import Finding
+        from oracle.findings import FindingStore
+        from oracle.program import Instr, Program
+        i, go = int(sys.argv[1]), pathlib.Path({str(go)!r})
+        store = FindingStore({str(out)!r}, verify=False)
+        program = Program(1, (Instr("exp", (0,)), Instr("mul_c", (1,), float(i))))
+        finding = Finding("value", 2, "mul_c", [0.5], 1.0, 2.0)
+        print("ready", flush=True)
+        while not go.exists():
+            time.sleep(0.001)
+        start = float(go.read_text())
+        while time.time() < start:  # all start within microseconds of each other
+            pass
+        print("won" if store.record(finding, program, [0.5], dict(seed=i)) else "lost")
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE, text=True)
+             for i in range(4)]
+    assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 4
+    go.write_text(str(time.time() + 0.2))
+    outcomes = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert sorted(outcomes) == ["lost"] * 3 + ["won"]
+    assert_complete_and_consistent(out, orphans_allowed=0)
+
+
+KILLED_WRITER = """
+import itertools, os, sys, time
+sys.path.insert(0, {repo!r})
+from oracle import findings
+from oracle.check import Finding
+from oracle.program import Instr, Program
+
+real_fsync = os.fsync
+
+def slow_fsync(fd):  # widens the window between writing a file and publishing it
+    time.sleep(0.003)
+    real_fsync(fd)
+
+os.fsync = slow_fsync
+store = findings.FindingStore({out!r}, verify=False)
+print("ready", flush=True)
+for i in itertools.count({first}):
+    program = Program(1, (Instr("tanh", (0,)), Instr("mul_c", (1,), i + 0.25)))
+    store.record(Finding(f"value{{i}}", 2, "mul_c", [0.5], 1.0, 2.0), program, [0.5], dict(seed=i))
+"""
+
+
+def test_kill_9_while_recording_leaves_no_incomplete_file_under_a_final_name(tmp_path):
+    out = tmp_path / "findings"
+    for round_, delay in enumerate((0.3, 0.6, 0.9)):
+        script = tmp_path / f"writer{round_}.py"
+        script.write_text(KILLED_WRITER.format(repo=REPO, out=str(out), first=round_ * 100_000))
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    recorded = assert_complete_and_consistent(out, orphans_allowed=4)
+    assert len(recorded) >= 20
+
+
+def test_a_stale_orphan_reproducer_does_not_block_its_signature(tmp_path):
+    store = FindingStore(tmp_path, verify=False)
+    program = Program(1, (Instr("exp", (0,)),))
+    orphan = tmp_path / "value-exp.py"
+    orphan.write_text(reproducer_source(program, [0.1], "micrograd.engine:Value"))
+    # A fresh .py without its .json: a writer is between its two links, so the signature is taken.
+    assert store.record(fake_finding("value", "exp", [0.5]), program, [0.5], {}) is None
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(orphan, (old, old))  # the writer was killed long ago
+    path = store.record(fake_finding("value", "exp", [0.5]), program, [0.5], {})
+    assert path is not None and load_case(path)[1] == [0.5]
+    assert "POINT = [0.5]" in orphan.read_text()
+    assert_complete_and_consistent(tmp_path, orphans_allowed=0)
+
+
+def assert_complete_and_consistent(out, orphans_allowed):
+    """Every published file is complete: each .json loads and has its .py, which compiles and holds
+    the same point. Only hidden temporary files, and up to orphans_allowed .py without .json (a
+    writer killed between its two links), may be anything else. Returns the recorded signatures."""
+    names = [p.name for p in out.iterdir() if not p.name.startswith(".")]
+    assert all(n.endswith((".json", ".py")) for n in names), names
+    cases = {n[:-5] for n in names if n.endswith(".json")}
+    scripts = {n[:-3] for n in names if n.endswith(".py")}
+    assert cases <= scripts
+    assert len(scripts - cases) <= orphans_allowed
+    for sig in scripts:
+        source = (out / f"{sig}.py").read_text()
+        compile(source, sig, "exec")
+        assert source.endswith("sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ENGINE))\n")
+    for sig in cases:
+        program, point, meta = load_case(out / f"{sig}.json")
+        assert meta["signature"] == sig
+        source = (out / f"{sig}.py").read_text()
+        assert program.source() in source and f"POINT = [{', '.join(map(repr, point))}]" in source
+    return cases

@@ -1,0 +1,198 @@
+"""Loading an engine from a "module:attr" spec, and probing which ops it supports."""
+import sys
+import types
+
+import pytest
+
+from micrograd.engine import Value
+from oracle.generate import ALL_OPS
+from oracle.probe import EngineSpecError, load_engine, probe_ops, supported_ops
+
+
+class Value010:
+    """micrograd 0.1.0's engine, as released: + * ** (number exponent) and relu as primitives with
+    closures and a `_prev` set, the rest derived from them. No tanh, exp, log, sigmoid, abs, c ** x
+    or x ** y."""
+
+    def __init__(self, data, _children=(), _op=''):
+        self.data = data
+        self.grad = 0
+        self._backward = lambda: None
+        self._prev = set(_children)
+        self._op = _op
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value010) else Value010(other)
+        out = Value010(self.data + other.data, (self, other), '+')
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value010) else Value010(other)
+        out = Value010(self.data * other.data, (self, other), '*')
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, other):
+        assert isinstance(other, (int, float)), "only supporting int/float powers for now"
+        out = Value010(self.data**other, (self,), f'**{other}')
+
+        def _backward():
+            self.grad += (other * self.data**(other-1)) * out.grad
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = Value010(0 if self.data < 0 else self.data, (self,), 'ReLU')
+
+        def _backward():
+            self.grad += (out.data > 0) * out.grad
+        out._backward = _backward
+        return out
+
+    def backward(self):
+        topo, visited = [], set()
+
+        def build_topo(v):
+            if v not in visited:
+                visited.add(v)
+                for child in v._prev:
+                    build_topo(child)
+                topo.append(v)
+        build_topo(self)
+        self.grad = 1
+        for v in reversed(topo):
+            v._backward()
+
+    def __neg__(self):  # -self
+        return self * -1
+
+    def __radd__(self, other):  # other + self
+        return self + other
+
+    def __sub__(self, other):  # self - other
+        return self + (-other)
+
+    def __rsub__(self, other):  # other - self
+        return other + (-self)
+
+    def __rmul__(self, other):  # other * self
+        return self * other
+
+    def __truediv__(self, other):  # self / other
+        return self * other**-1
+
+    def __rtruediv__(self, other):  # other / self
+        return other * self**-1
+
+
+BASE = ("add", "sub", "mul", "div", "add_c", "radd_c", "sub_c", "rsub_c", "mul_c", "rmul_c", "div_c", "rdiv_c",
+        "neg", "pow_int", "pow_float")
+
+
+def test_micrograd_supports_every_op():
+    assert supported_ops(Value) == ALL_OPS
+    assert all(reason is None for reason in probe_ops(Value).values())
+
+
+def test_micrograd_010_supports_its_four_primitives_and_what_derives_from_them():
+    ops = supported_ops(Value010)
+    assert ops == BASE + ("relu",)
+    reasons = probe_ops(Value010)
+    for name in ("tanh", "exp", "log", "sigmoid", "abs", "rpow", "pow"):
+        assert reasons[name], name
+    assert "AttributeError" in reasons["tanh"] and "AssertionError" in reasons["pow"]
+
+
+def test_probe_survives_weird_engines():
+    class Raises:
+        def __init__(self, x):
+            raise RuntimeError("no")
+
+    class Recurses:
+        def __init__(self, x):
+            self.data, self.grad = x, 0.0
+
+        def __add__(self, other):
+            return self + other
+
+        def backward(self):
+            pass
+
+    class NoBackward:
+        def __init__(self, x):
+            self.data, self.grad = x, 0.0
+
+        def __mul__(self, other):
+            return NoBackward(self.data * getattr(other, "data", other))
+
+    class ComplexData(NoBackward):
+        def __mul__(self, other):
+            return ComplexData(1j)
+
+    class BadGrad(NoBackward):
+        def __mul__(self, other):
+            out = BadGrad(1.0)
+            out.backward = lambda: setattr(self, "grad", "a string")
+            return out
+
+    for Engine in (Raises, Recurses, NoBackward, ComplexData, BadGrad, int, len, lambda x: None):
+        assert supported_ops(Engine) == (), Engine
+    assert probe_ops(Recurses)["add"].startswith("RecursionError")
+    assert probe_ops(Raises)["add"] == "RuntimeError: no"
+    assert probe_ops(NoBackward)["mul"] == "the result has no backward()"
+    assert "complex" in probe_ops(ComplexData)["mul"]
+
+
+def test_op_that_works_at_one_point_only_is_supported():
+    class LogAboveOne(Value):
+        __slots__ = ()
+
+        def log(self):
+            if self.data < 1.0:
+                raise ValueError("math domain error")  # a bug for the fuzzer to report, not a missing op
+            return Value.log(self)
+
+    assert "log" in supported_ops(LogAboveOne)
+
+
+def test_load_engine_default_and_dotted_attribute(monkeypatch):
+    assert load_engine() is Value
+    assert load_engine("micrograd.engine:Value") is Value
+    module = types.ModuleType("fake_engines")
+    module.Outer = types.SimpleNamespace(Value=Value010)
+    monkeypatch.setitem(sys.modules, "fake_engines", module)
+    assert load_engine("fake_engines:Outer.Value") is Value010
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("micrograd.engine", r"is not of the form module:attr \(for example micrograd.engine:Value\)"),
+    ("micrograd.engine:", "is not of the form module:attr"),
+    (":Value", "is not of the form module:attr"),
+    ("micrograd.engine:Value:x", "is not of the form module:attr"),
+    ("micrograd/engine.py:Value", "is not of the form module:attr"),
+    ("no_such_engine_mod:Value", "cannot import 'no_such_engine_mod': ModuleNotFoundError: No module named"),
+    ("micrograd.engine:Valu", "micrograd.engine:Valu does not exist"),
+    ("micrograd.engine:Value.nosuch", "micrograd.engine:Value.nosuch does not exist"),
+    ("micrograd.engine:math.pi", "micrograd.engine:math.pi is a float, not a class or callable"),
+])
+def test_load_engine_errors_say_what_is_wrong(spec, message):
+    with pytest.raises(EngineSpecError, match=message) as e:
+        load_engine(spec)
+    assert "\n" not in str(e.value) and repr(spec) in str(e.value)
+
+
+def test_load_engine_reports_a_module_that_fails_to_import(tmp_path, monkeypatch):
+    (tmp_path / "broken_engine.py").write_text("import math\nraise RuntimeError('half written\\nengine')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(EngineSpecError, match="cannot import 'broken_engine': RuntimeError: half written engine"):
+        load_engine("broken_engine:Value")
+    assert "broken_engine" not in sys.modules  # importlib does not leave it half-imported
