@@ -6,38 +6,22 @@ import random
 import pytest
 
 from micrograd.engine import Value
+from tests.graphs import lecture_example, readme_example
 
 
 def test_readme_example_matches_micrograd_0_1_0():
-    a = Value(-4.0)
-    b = Value(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.backward()
+    a, b, g = readme_example()
     assert f"{g.data:.4f} {a.grad:.4f} {b.grad:.4f}" == "24.7041 138.8338 645.5773"
     assert (g.data, a.grad, b.grad) == (24.70408163265306, 138.83381924198252, 645.5772594752186)
 
 
 def test_lecture_neuron():
-    x1, x2 = Value(2.0, label='x1'), Value(0.0, label='x2')
-    w1, w2 = Value(-3.0, label='w1'), Value(1.0, label='w2')
-    b = Value(6.8813735870195432, label='b')
-    n = x1*w1 + x2*w2 + b
-    o = n.tanh()
-    o.backward()
-    got = [o.data, x1.grad, w1.grad, x2.grad, w2.grad]
+    v = lecture_example()
+    got = [v['o'].data, v['x1'].grad, v['w1'].grad, v['x2'].grad, v['w2'].grad]
     want = [0.7071067811865476, -1.5, 1.0, 0.5, 0.0]
     # math.tanh is 1 ulp above torch's value here; the lecture rounds to 4 places
     assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
-    assert x1.label == 'x1' and o._op == 'tanh'
+    assert v['o']._op == 'tanh' and v['n']._prev == (v['x1*w1 + x2*w2'], v['b'])
 
 
 def test_lecture_backward_by_hand_equals_backward():

@@ -12,6 +12,7 @@ import pytest
 import micrograd
 from micrograd.engine import Value
 from micrograd.viz import HIGHLIGHT_COLOR, draw_dot, trace
+from tests.graphs import lecture_neuron, readme_graph
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None,
@@ -21,45 +22,6 @@ needs_dot = pytest.mark.skipif(
 @pytest.fixture
 def graphviz():
     return pytest.importorskip("graphviz")
-
-
-def readme_graph():
-    """The README example, after backward()."""
-    a = Value(-4.0)
-    b = Value(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.backward()
-    return g
-
-
-def lecture_neuron():
-    """The lecture's neuron with every node labelled, after backward()."""
-    x1 = Value(2.0, label='x1')
-    x2 = Value(0.0, label='x2')
-    w1 = Value(-3.0, label='w1')
-    w2 = Value(1.0, label='w2')
-    b = Value(6.8813735870195432, label='b')
-    x1w1 = x1*w1
-    x1w1.label = 'x1*w1'
-    x2w2 = x2*w2
-    x2w2.label = 'x2*w2'
-    x1w1x2w2 = x1w1 + x2w2
-    x1w1x2w2.label = 'x1*w1 + x2*w2'
-    n = x1w1x2w2 + b
-    n.label = 'n'
-    o = n.tanh()
-    o.label = 'o'
-    o.backward()
-    return o
 
 
 GRAPHS = {'readme': readme_graph, 'lecture': lecture_neuron}
