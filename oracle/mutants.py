@@ -61,7 +61,10 @@ PATCHES = [
     ("topo_not_reversed", "backward applies the rules children first (topological order not reversed)",
      "        for v in reversed(topo):\n", "        for v in topo:\n"),
     ("no_visited", "the topological sort keeps no visited set: a shared node's rule runs twice",
-     "            elif v not in visited:\n", "            else:\n"),
+     "                if not placed:\n                    state[v] = True\n                    topo.append(v)\n",
+     "                state[v] = True\n                topo.append(v)  # the mutant: placed again when reached again\n"
+     "                if v._a is not None:\n                    state.pop(v._a, None)\n"
+     "                if isinstance(v._b, Value):\n                    state.pop(v._b, None)\n"),
     ("no_seed", "backward forgets the seed grad = 1 of the output",
      "        self.grad = 1.0\n", ""),
     ("rsub_swapped", "c - x computes x - c (__rsub__ with swapped operands)",
