@@ -19,8 +19,16 @@ COMMANDS = {  # command -> (module, one-line help)
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr and exit code 2 (argparse would print the usage too).
+    Each command's parser is one of these: add_subparsers makes them of the parent's class."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m oracle", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m oracle", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
     for name, (modname, help_) in COMMANDS.items():

@@ -797,18 +797,10 @@ exit status: 0 every node agrees, 1 some node does not, 2 bad input or usage
 """
 
 
-def _one_line_error(prog):
-    def error(message):  # argparse would print the usage too; bad usage gets one line, as bad input does
-        print(f"{prog}: {message}", file=sys.stderr)
-        sys.exit(2)
-    return error
-
-
 def configure(parser):
     parser.description = __doc__.split("\n\n", 1)[1]
     parser.epilog = EXAMPLE
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.error = _one_line_error("compare")
     parser.add_argument("file", metavar="FILE", help="the micrograd program; - reads stdin")
     parser.add_argument("--graph", metavar="OUT", help="also draw the micrograd graph with torch's gradients to "
                                                        "OUT.svg or OUT.png (needs Graphviz's dot)")

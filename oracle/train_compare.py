@@ -262,18 +262,10 @@ class UsageError(Exception):
     pass
 
 
-def _one_line_error(prog):
-    def error(message):  # argparse would print the usage too; bad usage gets one line
-        print(f"{prog}: {message}", file=sys.stderr)
-        sys.exit(2)
-    return error
-
-
 def configure(parser):
     parser.description = __doc__.split("\n\n", 1)[1]
     parser.epilog = EXAMPLE
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.error = _one_line_error("train-compare")
     d = Config()
     parser.add_argument("--layers", metavar="N,W,..,1", default=",".join(map(str, d.layers)),
                         help="inputs, then each layer's width, the last 1 (default: %(default)s); "
