@@ -41,7 +41,7 @@ class Neuron(Module):
     def __call__(self, x):
         if len(x) != len(self.w):
             raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
-        act = sum((wi*xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+        act = Value._linear(self.b, self.w, x)  # sum((wi*xi for wi, xi in zip(self.w, x)), self.b), as one node
         f = ACTIVATIONS[self.act][0]
         return f(act) if f else act
 
