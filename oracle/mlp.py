@@ -65,7 +65,23 @@ def engine_model(spec, Engine):
     return [[([Engine(w) for w in ws], Engine(b)) for ws, b in layer] for layer in spec.weights]
 
 
+def nn_model(spec):
+    """micrograd.nn's own MLP with the spec's weights copied in: micrograd is checked through the
+    nn it ships (its neurons sum in one node), not only through the oracle's neuron code."""
+    from micrograd.nn import MLP
+    model = MLP(spec.nin, list(spec.widths), act=spec.act)
+    for layer, weights in zip(model.layers, spec.weights):
+        for neuron, (ws, b) in zip(layer.neurons, weights):
+            for w, x in zip(neuron.w, ws):
+                w.data = x
+            neuron.b.data = b
+    return model
+
+
 def engine_forward(spec, params, x):
+    if not isinstance(params, list):  # a micrograd.nn model
+        out = params(list(x))
+        return out if isinstance(out, list) else [out]
     for i, layer in enumerate(params):
         last = i == len(params) - 1
         out = []
@@ -158,8 +174,13 @@ def check_mlp(spec, Engine, steps=0, report=None):
     """Compare outputs, loss and every parameter's gradient; then `steps` SGD steps, comparing
     every parameter after every step. Returns a Report with at most one finding."""
     report = report if report is not None else Report()
-    params = engine_model(spec, Engine)
-    flat = [p for layer in params for ws, b in layer for p in ws + [b]]
+    from micrograd.engine import Value
+    if Engine is Value:
+        params = nn_model(spec)
+        flat = params.parameters()
+    else:
+        params = engine_model(spec, Engine)
+        flat = [p for layer in params for ws, b in layer for p in ws + [b]]
     layers = torch_model(spec)
     tparams = _torch_params(layers)
     for step in range(steps + 1):
