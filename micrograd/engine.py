@@ -114,6 +114,12 @@ class Value:
         x.grad += 0.0 if y.data == 0.0 else out.grad * (y.data * ieee.pow(x.data, y.data - 1.0))
         y.grad += out.grad * (0.0 if x.data == 0.0 and y.data >= 0.0 else out.data * ieee.log(x.data))
 
+    def _reciprocal(self):  # 1/x as torch's reciprocal, which `c / x` uses (x**-1 differentiates as a power)
+        return Value._result(ieee.div(1.0, self.data), '**-1', Value._reciprocal_backward, self)
+
+    def _reciprocal_backward(out):
+        out._a.grad += -out.grad * (out.data * out.data)
+
     def relu(self):
         return Value._result(0.0 if self.data < 0.0 else self.data, 'ReLU', Value._relu_backward, self)
 
@@ -243,7 +249,7 @@ class Value:
 
     def __rtruediv__(self, other):  # other / self, as torch: reciprocal(self) * other
         other = _value(other)
-        return other if other is NotImplemented else other * self**-1
+        return other if other is NotImplemented else other * self._reciprocal()
 
     def __rpow__(self, other):  # other ** self
         other = _value(other)

@@ -70,7 +70,7 @@ PATCHES = [
     ("rsub_swapped", "c - x computes x - c (__rsub__ with swapped operands)",
      "else other + (-self)", "else self + (-other)"),
     ("rtruediv_swapped", "c / x computes x / c (__rtruediv__ with swapped operands)",
-     "else other * self**-1", "else self * other**-1"),
+     "else other * self._reciprocal()", "else self * other._reciprocal()"),
     ("tanh_overflow", "tanh by the lecture's formula, which overflows for x > 354",
      "math.tanh(self.data)", "(math.exp(2*self.data) - 1)/(math.exp(2*self.data) + 1)"),
     ("float32_data", "every op's result is rounded to float32",

@@ -40,7 +40,7 @@ def check(f, *xs):
 
 
 ORDINARY = [-2.5, -0.7, 0.3, 1.9]
-SINGULAR = [0.0, -0.0, inf, -inf, nan, 710.0, -710.0, 1e200, -1e-300]
+SINGULAR = [0.0, -0.0, inf, -inf, nan, 710.0, -710.0, 1e200, -1e-300, 6e161, 5e-157]
 
 UNARY = {
     "neg": lambda x: -x,
@@ -57,6 +57,7 @@ UNARY = {
                                 ("/", lambda x: x / -1.5)]},
     **{f"c{o}x": f for o, f in [("+", lambda x: 1.5 + x), ("-", lambda x: 1.5 - x), ("*", lambda x: -1.5 * x),
                                 ("/", lambda x: 1.5 / x), ("/0", lambda x: 0.0 / x)]},
+    "c/(c/x)": lambda x: 1.0 / (1.0 / x),  # torch's c / x is reciprocal(x) * c, not x ** -1 * c
 }
 
 BINARY = {
