@@ -1,3 +1,5 @@
+from micrograd.engine import Value
+
 x1 = Value(2.0, label='x1')
 x2 = Value(0.0, label='x2')
 w1 = Value(-3.0, label='w1')

@@ -1,0 +1,393 @@
+"""`python -m oracle fuzz`: a fuzz campaign of an engine against PyTorch float64.
+
+    python -m oracle fuzz                          # 60 s on every core against micrograd
+    python -m oracle fuzz --seconds 600 --seed 7 --shard 2/4 --out findings/
+    python -m oracle fuzz --engine mypkg.engine:Value --ops add,mul,tanh --kind expr
+    python -m oracle fuzz --replay findings/grad-tanh.json [--engine micrograd.engine:Value]
+
+Exit status: 0 no findings (or, with --replay, the saved finding is fixed), 1 findings (the
+saved finding still fails), 2 bad usage or an engine that cannot be loaded; the reason is one
+line on stderr. Progress goes to stderr (a live display on a terminal, a line every 5 s
+otherwise); the seed comes first and the summary last, on stdout.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import time
+
+from oracle.ops import OPS
+from oracle.probe import DEFAULT_ENGINE, EngineSpecError, load_engine, supported_ops
+
+KIND_CHOICES = ("expr", "deep", "mlp", "train", "all")
+PLAIN_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing; main prints it as one line and exits 2."""
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not x > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        return x
+    return parse
+
+
+def _workers(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (run in this process) or more")
+    return n
+
+
+def _shard(text):
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not m or not 1 <= int(m[1]) <= int(m[2]):
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N (for example 2/4)")
+    return int(m[1]), int(m[2])
+
+
+def _ops(text):
+    names = [o.strip() for o in text.split(",") if o.strip()]
+    unknown = [o for o in names if o not in OPS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown op(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"the ops are {','.join(OPS)}")
+    return tuple(o for o in OPS if o in names)  # table order: the cases do not depend on how the list is typed
+
+
+def configure(parser):
+    parser.description = ("Fuzz an engine against PyTorch float64: random programs (expr), deep chains (deep), "
+                          "random MLPs (mlp) and SGD training (train). Findings are reduced and saved as a "
+                          ".json case and a runnable .py reproducer. Exit status: 0 no findings, 1 findings, "
+                          "2 bad usage.")
+    parser.epilog = "Replay a campaign or a shard exactly with its --seed (and --shard, --kind, --ops, --cases)."
+    budget = parser.add_argument_group("budget (default: 60 s when neither is given; both: whichever ends first)")
+    budget.add_argument("--seconds", type=_positive(float), metavar="S", help="stop starting cases after S seconds")
+    budget.add_argument("--cases", type=_positive(int), metavar="N", help="run N cases (of this shard)")
+    budget.add_argument("--max-findings", type=_positive(int), metavar="N",
+                        help="stop after N distinct findings (signatures)")
+    parser.add_argument("--seed", type=int, metavar="N", help="the campaign's seed (default: random; printed first)")
+    parser.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, metavar="N",
+                        help="worker processes (default: %(default)s, the CPU count); 0 runs cases in this "
+                             "process, without crash or hang isolation, for debugging")
+    parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
+                        help="run only cases i with i %% N == K-1, so N machines with shards 1/N..N/N and one "
+                             "seed split one campaign without overlap (default: 1/1)")
+    parser.add_argument("--kind", choices=KIND_CHOICES, default="all",
+                        help="what to generate: expr programs, deep chains, mlp, train, or all: mostly expr, "
+                             "some mlp and train, a few deep (default: all)")
+    parser.add_argument("--engine", metavar="MODULE:ATTR",
+                        help=f"the engine under test (default: {DEFAULT_ENGINE}; with --replay, the finding's)")
+    parser.add_argument("--ops", type=_ops, metavar="LIST",
+                        help="comma-separated ops to generate (default: every op the engine supports): "
+                             + ",".join(OPS))
+    parser.add_argument("--out", default="findings", metavar="DIR",
+                        help="where findings are saved (default: %(default)s)")
+    parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="S",
+                        help="seconds a case may run before it is a finding of kind timeout (default: %(default)s)")
+    parser.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON to FILE")
+    parser.add_argument("--replay", metavar="FILE.json",
+                        help="re-check a saved finding: print its message and exit 1 if it still fails, 0 if fixed")
+    parser.add_argument("--strict", action="store_true",
+                        help="an engine that raises where torch gives inf or nan is a finding, not a domain "
+                             "difference (always on for micrograd and its mutants)")
+
+
+def main(args):
+    try:
+        return _main(args)
+    except UsageError as e:
+        print(f"python -m oracle fuzz: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before the campaign started (once it runs, Ctrl-C ends it with a summary)
+        print("python -m oracle fuzz: interrupted", file=sys.stderr)
+        return 2
+    except Exception as e:  # never a traceback: one line, and ORACLE_DEBUG=1 to see it
+        if os.environ.get("ORACLE_DEBUG"):
+            raise
+        print(f"python -m oracle fuzz: internal error: {type(e).__name__}: {_one_line(e)} (ORACLE_DEBUG=1 shows the "
+              f"traceback)", file=sys.stderr)
+        return 2
+
+
+def _one_line(e):
+    return " ".join(str(e).split())
+
+
+def _load(spec):
+    try:
+        return load_engine(spec)
+    except EngineSpecError as e:
+        raise UsageError(_one_line(e)) from None
+
+
+def _main(args):
+    if args.replay:
+        return replay(args)
+    spec = args.engine or DEFAULT_ENGINE
+    Engine = _load(spec)
+    if args.workers > 0:
+        _start_workers_early()
+    from oracle import campaign  # imports torch: after the cheap checks, so bad usage fails fast
+    seed = args.seed if args.seed is not None else campaign.default_seed()
+    seconds = args.seconds if args.seconds or args.cases else 60.0
+    strict = args.strict or campaign.is_micrograd(Engine)
+    k, n = args.shard
+    print(f"seed {seed}  (shard {k}/{n}, engine {spec}{', strict' if strict else ''}, "
+          f"{f'{args.workers} worker' + 's' * (args.workers != 1) if args.workers else 'in this process'}, "
+          f"kind {args.kind}, budget {_budget(seconds, args.cases)})", flush=True)
+    supported = _probe(campaign, spec, Engine, args)
+    wanted = args.ops or tuple(OPS)
+    ops = tuple(o for o in wanted if o in supported)
+    skipped = [o for o in wanted if o not in supported]
+    if not ops:
+        raise UsageError(f"engine {spec} supports none of the ops {','.join(wanted)}")
+    if skipped:
+        print(f"skipped ops the engine does not support: {', '.join(skipped)}", flush=True)
+    try:
+        campaign.kind_mix(args.kind, ops)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    config = campaign.Config(engine=spec, ops=ops, seed=seed, kind=args.kind, shard=args.shard,
+                             workers=args.workers, strict=strict, cases=args.cases, seconds=seconds,
+                             max_findings=args.max_findings, out=args.out, timeout=args.timeout)
+
+    run = campaign.Campaign(config, Engine)
+    try:
+        with _Progress(args.workers) as progress:
+            stats = run.run(progress.update)
+    except campaign.CampaignError as e:
+        raise UsageError(_one_line(e)) from None
+    summary = _summary(stats, config, skipped, campaign.coverage_summary(stats, ops))
+    _print_summary(summary, stats)
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=1)
+            f.write("\n")
+    return 1 if stats.found else 0
+
+
+def _probe(campaign, spec, Engine, args):
+    """The ops the engine supports. Probing runs the engine, which may hang or crash: with workers,
+    in a process of its own; in this process, under the case timeout."""
+    if args.workers > 0:
+        supported = campaign.probe_isolated(spec, args.timeout)
+    else:
+        try:
+            with campaign.time_limit(args.timeout):
+                supported = supported_ops(Engine)
+        except campaign.CaseTimeout:
+            supported = None
+    if supported is None:
+        print("probing the engine hung or crashed: generating every op (the campaign will find where it fails)",
+              flush=True)
+        return tuple(OPS)
+    return supported
+
+
+def _start_workers_early():
+    # The workers' forkserver imports torch (~2 s); starting it now overlaps that with this
+    # process's own imports instead of adding the two.
+    import multiprocessing
+    import multiprocessing.forkserver
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["oracle.campaign"])
+    multiprocessing.forkserver.ensure_running()
+
+
+def _budget(seconds, cases):
+    parts = ([f"{seconds:g} s"] if seconds else []) + ([f"{cases} cases"] if cases else [])
+    return " or ".join(parts)
+
+
+# --- replay ---
+
+def replay(args):
+    """Re-check a saved finding on --engine (default: the finding's engine): 1 if it still fails."""
+    path = args.replay
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: cannot read a finding: {_one_line(e)}") from None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{path}: not a finding")
+    spec = args.engine or saved.get("engine") or DEFAULT_ENGINE
+    Engine = _load(spec)
+    from oracle import campaign  # torch, after the cheap checks
+    from oracle.check import check_program
+    from oracle.mlp import MLPSpec, check_mlp
+    strict = args.strict or bool(saved.get("strict")) or campaign.is_micrograd(Engine)
+    if "mlp" in saved:
+        try:
+            mlp = MLPSpec.from_json(saved["mlp"])
+        except ValueError as e:
+            raise UsageError(f"{path}: {e}") from None
+        steps = int(saved.get("steps") or 0)
+        what = f"{mlp.describe()}, {steps} SGD steps"
+
+        def check():
+            return check_mlp(mlp, Engine, steps=steps)
+    else:
+        from oracle.findings import load_case
+        try:
+            program, point, _ = load_case(path)
+        except ValueError as e:
+            raise UsageError(_one_line(e)) from None
+        what = f"{len(program)} ops at ({', '.join(map(repr, point))})"
+
+        def check():
+            return check_program(program, [point], Engine, strict)
+    print(f"replaying {saved.get('signature', path)} on {spec}: {what}")
+    try:
+        with campaign.time_limit(args.timeout):
+            report = check()
+    except campaign.CaseTimeout:
+        print(f"still failing: no result after {args.timeout:g} s (timeout)")
+        return 1
+    if report.findings:
+        f = report.findings[0]
+        print(f"still failing ({f.signature}):\n")
+        print(f.message())
+        return 1
+    print(f"fixed: {spec} agrees with torch float64 on this case")
+    return 0
+
+
+# --- progress and summary ---
+
+class _Progress:
+    """A rich live line on a terminal; a plain line every few seconds otherwise; on stderr."""
+
+    def __init__(self, workers):
+        self.workers = max(workers, 1)
+        self.live = None
+        self.last = time.monotonic()
+
+    def __enter__(self):
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.live import Live
+            self.live = Live("starting workers...", console=Console(stderr=True), refresh_per_second=4,
+                             transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, stats):
+        line = _progress_line(stats)
+        if self.live is not None:
+            self.live.update(line)
+        elif time.monotonic() - self.last >= PLAIN_EVERY:
+            self.last = time.monotonic()
+            print(line, file=sys.stderr, flush=True)
+
+
+def _progress_line(stats):
+    s = max(stats.seconds, 1e-9)
+    return (f"{stats.seconds:6.1f} s  {stats.cases:,} cases ({stats.cases / s:,.0f}/s)  "
+            f"{stats.checks:,} op-checks ({stats.checks / s:,.0f}/s)  findings {len(stats.found)}")
+
+
+def _summary(stats, config, skipped, cov):
+    s = max(stats.seconds, 1e-9)
+    return {
+        "cases": stats.cases,
+        "nodes": stats.checks,  # node checks: one per node per input point, value and gradient
+        "seconds": round(stats.seconds, 3),
+        "cases_per_second": round(stats.cases / s, 1),
+        "op_checks_per_second": round(stats.checks / s),
+        "op_checks_per_second_per_worker": round(stats.checks / s / max(config.workers, 1)),
+        # per CPU-second of the workers' cases: what one core does, however loaded the machine is
+        "op_checks_per_cpu_second": round(stats.checks / max(stats.cpu, 1e-9)),
+        "cpu_seconds": round(stats.cpu, 3),
+        "findings": len(stats.found),
+        "findings_by_kind": stats.findings_by_kind(),
+        "finding_files": [{"signature": f.signature, "kind": f.kind, "path": str(f.path) if f.path else None,
+                           "ops": f.size, "case": f.case, "seconds": round(f.seconds, 3), "count": f.count,
+                           "already_saved": f.duplicate} for f in stats.found.values()],
+        "domain_differences": stats.domain,
+        "noise": stats.noise,
+        "coverage": cov,
+        "kinds": dict(stats.by_kind),
+        "points": stats.points,
+        "seed": config.seed,
+        "shard": f"{config.shard[0]}/{config.shard[1]}",
+        "engine": config.engine,
+        "ops": list(config.ops),
+        "skipped_ops": skipped,
+        "strict": config.strict,
+        "kind": config.kind,
+        "workers": config.workers,
+        "worker_restarts": stats.respawns,
+        "stopped": stats.stopped,
+    }
+
+
+def _summary_rows(summary, stats):
+    cov = summary["coverage"]
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary["kinds"].items()))
+    rows = [
+        ("cases", f"{summary['cases']:,} in {summary['seconds']:.1f} s ({summary['cases_per_second']:,.0f}/s)"
+                  + (f": {kinds}" if kinds else "")),
+        ("nodes checked", f"{summary['nodes']:,} ({summary['op_checks_per_second']:,} op-checks/s, "
+                          f"{summary['op_checks_per_second_per_worker']:,} per worker, "
+                          f"{summary['op_checks_per_cpu_second']:,} per CPU-second of cases)"),
+        ("op coverage", f"{cov['ops_seen']}/{cov['ops_enabled']} ops; rarest: "
+                        + ", ".join(f"{o} {n:,}" for o, n in cov["rarest"].items())),
+        ("op-pair coverage", f"{cov['pairs_seen']}/{cov['pairs_possible']} (parent op, child op) pairs"),
+        ("domain differences", f"{summary['domain_differences']:,} points (the engine raised where torch "
+                               f"gives inf or nan)" + ("" if not summary["strict"] else "; strict: none counted")),
+        ("noise", f"{summary['noise']:,} points flagged by the batch comparison, cleared by the local re-check"),
+        ("findings", f"{summary['findings']}" + (": " + ", ".join(f"{k} {n}" for k, n in
+                                                                  summary["findings_by_kind"].items())
+                                                 if summary["findings"] else "")),
+    ]
+    for f in stats.found.values():
+        size = f", {f.size} ops" if f.size is not None else ""
+        note = " (already saved)" if f.duplicate else ""
+        rows.append((f"  {f.signature}", f"{f.path}{note}  [case {f.case}, {f.count} case(s){size}]"))
+    # What decides the cases: seed, shard, kind, ops (and the engine, which the ops depend on).
+    same = f"--seed {summary['seed']} --shard {summary['shard']}"
+    if summary["kind"] != "all":
+        same += f" --kind {summary['kind']}"
+    if summary["engine"] != DEFAULT_ENGINE:
+        same += f" --engine {summary['engine']}"
+    if len(summary["ops"]) + len(summary["skipped_ops"]) != len(OPS):  # --ops was given
+        same += f" --ops {','.join(summary['ops'] + summary['skipped_ops'])}"
+    replay = f"{same} --cases {summary['cases']}"
+    if summary["stopped"] == "interrupted":  # cases still running were dropped: not quite a prefix
+        rows.append(("stopped", f"interrupted; the same cases again: python -m oracle fuzz {same}"))
+    else:
+        rows.append(("stopped", f"{summary['stopped']}; this run again: python -m oracle fuzz {replay}"))
+    return rows
+
+
+def _print_summary(summary, stats):
+    rows = _summary_rows(summary, stats)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+        table = Table(title="fuzz summary", show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for name, value in rows:
+            table.add_row(name, value)
+        Console().print(table)
+    else:
+        width = max(len(name) for name, _ in rows)
+        for name, value in rows:
+            print(f"{name:<{width}}  {value}")

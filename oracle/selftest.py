@@ -1,0 +1,135 @@
+"""`python -m oracle selftest`: does the fuzzer find known bugs? Each mutant of `oracle.mutants` is
+micrograd with one planted bug; the fuzzer runs against each (in this process, one core, a fixed
+seed) until its first finding, and a table says which mutants were found, how fast, and how small
+the reduced reproducer is.
+
+    python -m oracle selftest                       # every mutant, up to 10 s each
+    python -m oracle selftest --only tanh_grad,no_topo --seconds-per-mutant 30
+
+Exit status: 0 when every mutant is found, 1 when one is missed, 2 on bad usage.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+SEED = 1  # a fixed seed: the table is the same every run on the same code
+
+
+def configure(parser):
+    parser.description = ("Plant each known bug (oracle.mutants) in a copy of micrograd and check that the fuzzer "
+                          "finds it: one mutant after another, in this process, each with its own budget. "
+                          "Exit status: 0 every mutant found, 1 one missed, 2 bad usage.")
+    parser.add_argument("--only", metavar="NAME,...", help="comma-separated mutants to run (default: all)")
+    parser.add_argument("--seconds-per-mutant", type=float, default=10.0, metavar="S",
+                        help="budget per mutant (default: %(default)s)")
+    parser.add_argument("--out", metavar="DIR", help="where findings are saved (default: a temporary directory)")
+    parser.add_argument("--seed", type=int, default=SEED, metavar="N",
+                        help="the campaigns' seed (default: %(default)s)")
+    parser.add_argument("--kind", choices=("expr", "deep", "mlp", "train", "all"), default="expr",
+                        help="what the fuzzer generates (default: %(default)s, so that every finding is a "
+                             "program with a reduced reproducer)")
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                        help="seconds a case may run before it is a timeout finding (default: %(default)s)")
+    parser.add_argument("--json", metavar="FILE", help="also write the table as JSON to FILE")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+
+
+def main(args):
+    from oracle.mutants import MUTANTS
+    if args.list:
+        for name, description in MUTANTS.items():
+            print(f"{name:<18} {description}")
+        return 0
+    names = list(MUTANTS)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in MUTANTS]
+        if unknown or not names:
+            print(f"python -m oracle selftest: error: unknown mutant(s) {', '.join(unknown) or '(none given)'}; "
+                  f"the mutants are {','.join(MUTANTS)}", file=sys.stderr)
+            return 2
+    if not args.seconds_per_mutant > 0 or not args.timeout > 0:
+        print("python -m oracle selftest: error: --seconds-per-mutant and --timeout must be positive", file=sys.stderr)
+        return 2
+    out = args.out or tempfile.mkdtemp(prefix="oracle-selftest-")
+    rows = []
+    try:
+        for name in names:
+            rows.append(run_mutant(name, args.seconds_per_mutant, os.path.join(out, name), args.seed, args.timeout,
+                                   args.kind))
+            _progress(rows[-1])
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    _print_table(rows, args.seconds_per_mutant)
+    print(f"findings saved in {out}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=1)
+            f.write("\n")
+    return 0 if len(rows) == len(names) and all(r["found"] for r in rows) else 1
+
+
+def run_mutant(name, seconds, out, seed=SEED, timeout=2.0, kind="expr"):
+    """One campaign against mutant `name`, stopped at its first finding: a row of the table."""
+    from oracle import campaign
+    from oracle.mutants import MUTANTS, mutant_engine
+    from oracle.probe import supported_ops
+    Engine = mutant_engine(name)
+    config = campaign.Config(engine=f"oracle.mutants:{name}", ops=supported_ops(Engine), seed=seed, kind=kind,
+                             workers=0, strict=True, seconds=seconds, max_findings=1, out=out, timeout=timeout)
+    start = time.monotonic()
+    stats = campaign.Campaign(config, Engine).run()
+    row = {"mutant": name, "description": MUTANTS[name], "found": bool(stats.found), "seconds": None,
+           "cases": stats.cases, "signature": None, "kind": None, "ops": None, "path": None,
+           "total_seconds": round(time.monotonic() - start, 2)}
+    if stats.found:
+        f = next(iter(stats.found.values()))
+        row.update(seconds=round(f.seconds, 2), signature=f.signature, kind=f.kind, ops=f.size,
+                   path=str(f.path) if f.path else None, case=f.case, reproducer_fails=_reproducer_fails(f.path))
+    return row
+
+
+def _reproducer_fails(path):
+    """Whether the saved reproducer exited 1 when the store ran it (None: not run, or an MLP)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f).get("reproducer_fails")
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def _progress(row):
+    what = f"found in {row['seconds']:.2f} s ({row['signature']})" if row["found"] else "NOT FOUND"
+    print(f"{row['mutant']}: {what}", file=sys.stderr, flush=True)
+
+
+def _print_table(rows, budget):
+    header = ("mutant", "found", "seconds to find", "reduced size", "reproducer exits 1", "signature")
+    yes_no = {True: "yes", False: "NO", None: "-"}
+    lines = [(r["mutant"], "yes" if r["found"] else "NO",
+              f"{r['seconds']:.2f}" if r["found"] else f"> {budget:g}",
+              "-" if r["ops"] is None else f"{r['ops']} ops", yes_no[r.get("reproducer_fails")],
+              r["signature"] or "-") for r in rows]
+    found = sum(r["found"] for r in rows)
+    title = f"selftest: {found}/{len(rows)} mutants found"
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+        table = Table(*header, title=title, title_justify="left")
+        for line in lines:
+            table.add_row(*line, style=None if line[1] == "yes" else "bold red")
+        Console().print(table)
+        return
+    widths = [max(len(x) for x in col) for col in zip(header, *lines)]
+    print(title)
+    for line in (header, *lines):
+        print("  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip())
+
+
+if __name__ == "__main__":  # python -m oracle selftest is the usual way; this runs it directly
+    parser = argparse.ArgumentParser(prog="python -m oracle.selftest")
+    configure(parser)
+    sys.exit(main(parser.parse_args()))

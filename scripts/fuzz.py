@@ -1,0 +1,14 @@
+"""Run a fuzz campaign: the same as `python -m oracle fuzz`, from a checkout without installing it.
+
+    python scripts/fuzz.py --seconds 60 --workers 2
+    python scripts/fuzz.py --help
+"""
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the checkout's oracle and micrograd
+
+from oracle.__main__ import main  # noqa: E402
+
+if __name__ == "__main__":  # worker processes import this file again; only the first one runs the campaign
+    sys.exit(main(["fuzz", *sys.argv[1:]]))
