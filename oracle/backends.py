@@ -33,17 +33,17 @@ def engine_run(program, xs, Engine):
     except Exception as e:  # the engine under test may raise anything; that is a finding, not a crash
         node = len(nodes) if phase == "forward" else "backward"
         raise EngineError("raise", node, f"{type(e).__name__}: {e}") from None
-    data, grad = [], []
-    for i, v in enumerate(nodes):
-        try:
-            d, g = v.data, v.grad
-        except Exception as e:  # an engine whose nodes lack .data or .grad
-            raise EngineError("raise", i, f"{type(e).__name__}: {e}") from None
-        if type(d) is not float or type(g) is not float:
-            d, g = _as_real(d, i, "data"), _as_real(g, i, "grad")
-        data.append(d)
-        grad.append(g)
-    return data, grad
+    # Every node's data before any gradient: a complex value is reported where it arose, not at
+    # an earlier node whose gradient it reached.
+    return [_read(v, i, "data") for i, v in enumerate(nodes)], [_read(v, i, "grad") for i, v in enumerate(nodes)]
+
+
+def _read(v, node, what):
+    try:
+        x = getattr(v, what)
+    except Exception as e:  # an engine whose nodes lack .data or .grad
+        raise EngineError("raise", node, f"{type(e).__name__}: {e}") from None
+    return x if type(x) is float else _as_real(x, node, what)
 
 
 def _as_real(x, node, what):
