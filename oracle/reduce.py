@@ -29,6 +29,7 @@ def reduce_case(program, point, fails, max_calls=5000):
     point = tuple(float(x) for x in point)
     if not test(program, point):
         return program, list(point)
+    program = _bisect_cut(program, point, test)
     while True:
         before = _key(program, point)
         for candidates in PASSES:
@@ -57,6 +58,24 @@ class _Tester:
 def _key(program, point):
     # By repr, not ==: 0.0 == -0.0, 2 == 2.0 and nan != nan, and each pair differs in a program.
     return (program.n_inputs, tuple((i.op, i.args, repr(i.c)) for i in program.instrs), tuple(map(repr, point)))
+
+
+def _bisect_cut(program, point, test):
+    """The program cut at the earliest node where it still fails, found by bisection. A failure
+    that arises at one node usually persists at every node after it, so a long program (a deep
+    chain of a thousand ops) costs log2(n) checks here rather than the n of the passes below,
+    which then finish the job whether or not that assumption held."""
+    n = program.n_inputs
+    lo, hi = n, program.n_nodes - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        p = _rebuild(n, program.instrs, mid)
+        if p is not None and test(p, point):
+            hi = mid
+        else:
+            lo = mid + 1
+    p = _rebuild(n, program.instrs, hi)
+    return p if _smaller(program, p) and test(p, point) else program
 
 
 def _greedy(program, point, candidates, test):
