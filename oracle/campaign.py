@@ -1,454 +1,36 @@
-"""The fuzz loop: cases from a seed, run in crash-isolated worker processes, findings reduced and saved.
+"""A fuzz campaign: its cases run in crash-isolated workers, its findings saved, its statistics kept.
 
-A campaign with seed S is the sequence of cases i = 0, 1, 2, ...; case i is built from
-`random.Random(case_seed(S, i))` alone, so any case (and any campaign) replays from the seed. Shard
-K/N runs the cases with i % N == K-1: shards are disjoint and together they are the whole sequence.
+`Campaign(config, Engine).run(progress)` runs the cases `cases.plan` gives for the config's seed,
+shard and kind, over a pool of `workers.Worker` processes (or, with `workers=0`, in this process),
+until a budget ends it: seconds, cases, distinct findings, or Ctrl-C. Workers are sent cases in
+batches and answer them in order; a worker that dies or outruns its deadline is replaced, its
+running case recorded as a finding of kind "crash" or "timeout", and the cases queued after it
+run again in a new worker.
 
-A case is one of four kinds:
-  expr   a random program of up to 20 ops, checked on a batch of 32 input points (one torch run per
-         batch amortises torch's ~8 us per op)
-  deep   a chain of 1,100-1,300 ops, deeper than Python's recursion limit, on 2 points: graph walks
-  mlp    a random MLP's outputs, loss and parameter gradients against a torch.nn twin
-  train  the same, then a few SGD steps in sync, every parameter compared after every step
-
-Workers are processes from a forkserver (torch imported once, each worker forked from it in ms), so
-an engine that segfaults, exits or hangs takes down one worker, never the campaign: the parent
-reads each worker's results, kills a worker whose case outruns its deadline, records that case
-as a finding of kind "crash" or "timeout", and starts a new worker. Inside a worker, an alarm
-interrupts a hanging case first, so the finding names the input point and node it hung at.
-
-A finding with a signature not seen before is reduced in the worker that found it (`reduce.
-reduce_case`, keeping only candidates that fail with the same signature, under a time budget)
-and saved by the parent through `findings.FindingStore`.
+A finding with a signature not seen before is reduced in the worker that found it (see
+`oracle.shrink`) and saved by this process: a program finding through `findings.FindingStore` (a
+.json case and a runnable .py reproducer), an MLP finding as a .json (`save_mlp`).
 """
-import hashlib
 import json
-import math
-import multiprocessing
 import multiprocessing.connection
-import multiprocessing.forkserver
 import os
 import pathlib
-import random
-import signal
-import threading
 import time
-import traceback
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import dataclass, field
 
-import numpy as np
+from oracle.cases import CaseResult, case_kind, case_seed, kind_mix, plan, stuck_finding
+from oracle.mlp import MLPFinding
+from oracle.shrink import REDUCE_SECONDS
+from oracle.timeouts import TIMEOUT
+from oracle.workers import Job, Worker, work
 
-from oracle.backends import EngineError, engine_run, torch_run
-from oracle.check import Finding, Report, check_program, close
-from oracle.generate import GenConfig, coverage, random_const, random_inputs, random_program
-from oracle.mlp import ACTS, MLPFinding, check_mlp, random_mlp
-from oracle.ops import OPS
-from oracle.program import Instr, Program
-
-KINDS = ("expr", "deep", "mlp", "train")
-# The default mix, by share of cases. expr cases are the bulk: cheapest per node checked and the
-# widest op coverage. MLP and training cases check what programs cannot (many-input sums, optimiser
-# steps) but check fewer numbers per second; deep chains cost ~0.1 s each and only need to be there.
-MIX = {"expr": 0.899, "deep": 0.001, "mlp": 0.06, "train": 0.04}
-POINTS = 32  # input points per expr case
-DEEP_POINTS = 2
-DEEP_DEPTH = (1100, 1300)  # above Python's default recursion limit of 1000
-TRAIN_STEPS = (1, 4)
-# The engine ops an MLP case uses: a neuron is b + w*x (add, mul_c); mse is (o - y)**2, hinge is
-# relu(1 + -y*o).
-MLP_NEEDS = {"neuron": {"add", "mul_c"}, "mse": {"sub_c", "pow_int"}, "hinge": {"radd_c", "rmul_c", "relu"}}
-TIMEOUT = 10.0  # seconds per case; a correct engine needs milliseconds
-REDUCE_SECONDS = 10.0  # per new finding: the reducer's budget, after which the best case so far is kept
-# Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate, and a
-# recursion overflow needs the depth it has.
-UNREDUCED = {"timeout", "crash", "recursion"}
 BATCH = 8  # cases sent to a worker per message
 IN_FLIGHT = 4 * BATCH  # cases queued per worker: enough for a worker to outlast the parent's nap
 NAP = 0.01  # seconds the parent sleeps between rounds of reading results
+PROGRESS_EVERY = 0.2  # seconds between calls of progress(stats)
 
-
-def case_seed(seed, i):
-    """Case i's seed: a hash of (campaign seed, i), so cases are independent of each other."""
-    return int.from_bytes(hashlib.blake2b(f"{seed}/{i}".encode(), digest_size=8).digest(), "big")
-
-
-def case_kind(cseed, mix):
-    """The kind of the case with this seed, drawn from the mix {kind: share} (shares need not sum to 1)."""
-    u = random.Random(cseed ^ 0x5EED).random() * sum(mix.values())
-    for kind, share in mix.items():
-        u -= share
-        if u < 0:
-            return kind
-    return kind
-
-
-def shard_indices(shard, count=None):
-    """The campaign's case indices that shard (K, N) runs, in order: K-1, K-1+N, ... (count of them)."""
-    k, n = shard
-    j = 0
-    while count is None or j < count:
-        yield k - 1 + j * n
-        j += 1
-
-
-def plan(seed, shard=(1, 1), count=None, mix=None):
-    """The cases shard (K, N) of campaign `seed` runs, in order, as (i, case seed, kind)."""
-    mix = mix or MIX
-    for i in shard_indices(shard, count):
-        cseed = case_seed(seed, i)
-        yield i, cseed, case_kind(cseed, mix)
-
-
-def mlp_choices(ops):
-    """(activations, losses) an MLP case can use with these ops, or None when the ops miss a neuron."""
-    ops = set(ops)
-    if not MLP_NEEDS["neuron"] <= ops:
-        return None
-    losses = tuple(loss for loss in ("mse", "hinge") if MLP_NEEDS[loss] <= ops)
-    return (tuple(a for a in ACTS if a == "linear" or a in ops), losses) if losses else None
-
-
-def kind_mix(kind, ops):
-    """The mix for --kind (one kind or "all") given the enabled ops; ValueError when a kind cannot run."""
-    kinds = KINDS if kind == "all" else (kind,)
-    mix = {k: MIX[k] if kind == "all" else 1.0 for k in kinds if k in ("expr", "deep") or mlp_choices(ops)}
-    if not mix:
-        raise ValueError(f"{kind} cases need the ops {', '.join(sorted(MLP_NEEDS['neuron']))} and those of "
-                         f"a loss (mse: {', '.join(sorted(MLP_NEEDS['mse']))}; hinge: "
-                         f"{', '.join(sorted(MLP_NEEDS['hinge']))})")
-    return mix
-
-
-def is_micrograd(Engine):
-    """micrograd's Value and its mutants promise torch's results at singular points too: always strict."""
-    from micrograd.engine import Value
-    return Engine is Value or getattr(Engine, "__module__", "") == "oracle.mutants"
-
-
-# --- one case ---
-
-@lru_cache(maxsize=16)
-def _config(ops):
-    return GenConfig(ops=ops)
-
-
-# Ops that never raise on finite floats in Python either: a deep chain of them reaches the
-# backward pass even in an engine with Python float semantics, where its depth is the test.
-TAME_OPS = ("add", "sub", "mul", "add_c", "radd_c", "sub_c", "rsub_c", "mul_c", "rmul_c", "neg", "relu", "tanh",
-            "sigmoid", "abs")
-
-
-def deep_chain(rng, ops, depth):
-    """A chain of `depth` ops, each on the node before it (a binary op also on any earlier node)."""
-    ops = tuple(o for o in ops if o in TAME_OPS) or ops
-    n_in = rng.randint(1, 2)
-    instrs = []
-    for k in range(n_in, n_in + depth):
-        op = OPS[rng.choice(ops)]
-        args = (k - 1,) if op.arity == 1 else (k - 1, rng.randrange(k))
-        instrs.append(Instr(op.name, args, random_const(rng, op.const, op.name)))
-    return Program(n_in, tuple(instrs))
-
-
-def build_case(cseed, kind, ops):
-    """The case itself: (program, points) for expr and deep, (MLPSpec, SGD steps) for mlp and train."""
-    rng = random.Random(cseed)
-    if kind == "expr":
-        cfg = _config(tuple(ops))
-        program = random_program(rng, cfg)
-        return program, [random_inputs(rng, program.n_inputs, cfg) for _ in range(POINTS)]
-    if kind == "deep":
-        program = deep_chain(rng, tuple(ops), rng.randint(*DEEP_DEPTH))
-        return program, [random_inputs(rng, program.n_inputs) for _ in range(DEEP_POINTS)]
-    acts, losses = mlp_choices(ops)
-    spec = random_mlp(rng, acts=acts, losses=losses)
-    return spec, rng.randint(*TRAIN_STEPS) if kind == "train" else 0
-
-
-@dataclass
-class CaseResult:
-    kind: str
-    checks: int = 0  # node checks (Report.checks)
-    points: int = 0
-    noise: int = 0  # points flagged by the batch comparison and cleared by the local re-check
-    domain: int = 0  # points where the engine raised where torch gives inf or nan (not strict)
-    ops: dict = field(default_factory=dict)  # op -> count in this case's program
-    pairs: dict = field(default_factory=dict)  # (parent op, child op) -> count
-    finding: object = None  # check.Finding or mlp.MLPFinding
-    cpu: float = 0.0  # CPU seconds the case took in its process: a rate per core that load does not skew
-
-
-def run_case(cseed, kind, Engine, ops, strict):
-    """Build case `cseed` of `kind` ("expr", "deep", "mlp" or "train") over `ops` and check `Engine`."""
-    case, extra = build_case(cseed, kind, ops)
-    report = Report()
-    if kind in ("expr", "deep"):
-        check_program(case, extra, Engine, strict, report)
-        op_counts, pairs = coverage([case])
-    else:
-        check_mlp(case, Engine, steps=extra, report=report)
-        op_counts, pairs = {}, {}
-    return CaseResult(kind, report.checks, report.points, report.noise, report.domain, op_counts, pairs,
-                      report.findings[0] if report.findings else None)
-
-
-class CaseTimeout(BaseException):
-    """Raised by the alarm in a case that outruns its time. A BaseException, so that the checker's
-    `except Exception` (an engine that raises is a finding) lets it through."""
-
-
-def _alarm(signum, frame):
-    raise CaseTimeout
-
-
-@contextmanager
-def time_limit(seconds):
-    """Interrupt the block with CaseTimeout after `seconds` (main thread on Unix; else no limit)."""
-    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def stuck_finding(kind, exc, cseed, case_kind_, ops, detail):
-    """A "timeout" or "crash" finding for a case that did not finish. When `exc` interrupted the
-    checker, its traceback says at which input point, and in which node or pass, the engine was."""
-    case, extra = build_case(cseed, case_kind_, ops)
-    if case_kind_ in ("mlp", "train"):
-        # step: the SGD steps the case runs, so that a replay runs as many
-        return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail)
-    point, node, where = None, None, ""
-    tb = exc.__traceback__ if exc is not None else None
-    for frame, _ in traceback.walk_tb(tb):
-        if frame.f_code is check_program.__code__:
-            point = frame.f_locals.get("xs")
-        elif frame.f_code is engine_run.__code__:
-            phase, nodes = frame.f_locals.get("phase"), frame.f_locals.get("nodes")
-            if phase == "forward" and nodes is not None and len(nodes) < case.n_nodes:
-                node = len(nodes)
-            where = f" in the {phase} pass"
-    if point is None:
-        point = extra[0]
-        detail += f"; the point is one of the case's {len(extra)} (the first is shown)"
-    op = case.instrs[node - case.n_inputs].op if node is not None and node >= case.n_inputs else ""
-    return Finding(kind, node, op, list(point), detail=detail + where, program=case)
-
-
-# --- reduction, in the process that found the bug ---
-
-def reduce_finding(finding, Engine, strict, timeout=TIMEOUT, budget=REDUCE_SECONDS, points=()):
-    """(finding, program, point) reduced: smaller, failing with the same signature. Program findings
-    go through reduce.reduce_case; MLP findings only lose batch rows, which is cheap. `points` are
-    the case's other input points, to start from one whose failure a reproducer shows."""
-    deadline = time.monotonic() + budget
-    sig = finding.signature
-
-    def same(run):
-        # Past the budget every candidate "passes", so the reducer ends with the best case so far.
-        if time.monotonic() > deadline:
-            return None
-        try:
-            with time_limit(timeout):
-                report = run()
-        except (Exception, CaseTimeout):  # a candidate that hangs or breaks the oracle is no reduction
-            return None
-        f = report.findings[0] if report.findings else None
-        return f if f is not None and f.signature == sig else None
-
-    if isinstance(finding, MLPFinding):
-        spec, steps = finding.spec, finding.step
-        for i in reversed(range(len(spec.X))):
-            if len(spec.X) > 1:
-                smaller = replace(spec, X=spec.X[:i] + spec.X[i + 1:], y=spec.y[:i] + spec.y[i + 1:])
-                f = same(lambda s=smaller: check_mlp(s, Engine, steps=steps))
-                if f is not None:
-                    spec, finding = smaller, f
-        return finding, spec, None
-    from oracle import reduce  # the reducer is only needed once a bug is found
-
-    # The saved reproducer compares what a user sees: the output's value and the inputs'
-    # gradients. A wrong interior gradient can be masked on the way to the inputs (multiplied by
-    # a zero the reducer likes to introduce), so when the found case shows its bug there, every
-    # reduction must still show it there, and the reproducer keeps failing.
-    start = finding.program
-    visible = _visible(start, finding.point, Engine, timeout)
-    for other in points if not visible else ():  # another point of the case may show it
-        f = same(lambda x=other: check_program(start, [x], Engine, strict))
-        if f is not None and _visible(start, other, Engine, timeout):
-            finding, visible = f, True
-            break
-
-    def fails(program, point):
-        f = same(lambda: check_program(program, [point], Engine, strict))
-        return f is not None and (not visible or _visible(program, point, Engine, timeout))
-
-    program, point = reduce.reduce_case(finding.program, finding.point, fails)
-    deadline = math.inf  # the final check of the reduced case is not a candidate
-    reduced = same(lambda: check_program(program, [point], Engine, strict))
-    if reduced is None:  # the engine does not fail the same way twice: keep what was found
-        return finding, finding.program, finding.point
-    return reduced, program, point
-
-
-def _visible(program, point, Engine, timeout=TIMEOUT):
-    """Whether the engine's output value or an input's gradient is not close to torch's at point
-    (or the engine raises): what a reproducer script checks."""
-    try:
-        with time_limit(timeout):
-            data, grad = engine_run(program, point, Engine)
-    except EngineError:
-        return True
-    except (Exception, CaseTimeout):
-        return False
-    values, grads = torch_run(program, np.array(point, dtype=np.float64).reshape(-1, 1))
-    n = program.n_inputs
-    return not close([data[-1], *grad[:n]], [values[-1, 0], *grads[:n, 0]]).all()
-
-
-# --- the worker side: one case after another, results to a sink ---
-
-@dataclass
-class _Job:
-    """What a process needs to run cases: the engine, the op set, the rules."""
-    Engine: object
-    ops: tuple
-    strict: bool
-    timeout: float
-    reduce_seconds: float
-    seen: set = field(default_factory=set)  # signatures already reported: not reduced again
-
-
-def _work(job, i, cseed, kind, emit):
-    """Run case i and emit ("case", i, CaseResult, reducing); then, for a new signature worth
-    reducing, reduce it and emit ("reduced", i, signature, finding, program, point)."""
-    cpu = time.process_time()
-    try:
-        with time_limit(job.timeout):
-            result = run_case(cseed, kind, job.Engine, job.ops, job.strict)
-    except CaseTimeout as e:
-        result = CaseResult(kind, finding=stuck_finding("timeout", e, cseed, kind, job.ops,
-                                                        f"no result after {job.timeout:g} s"))
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # SystemExit from the engine, or a bug of the oracle's: one case, not the campaign
-        detail = f"{type(e).__name__}: {e}".strip()
-        result = CaseResult(kind, finding=stuck_finding("crash", e, cseed, kind, job.ops, detail))
-    result.cpu = time.process_time() - cpu
-    f = result.finding
-    reducing = f is not None and f.signature not in job.seen and f.kind not in UNREDUCED
-    if f is not None:
-        job.seen.add(f.signature)
-    emit(("case", i, result, reducing))
-    if reducing:
-        points = build_case(cseed, kind, job.ops)[1] if isinstance(f, Finding) else ()
-        emit(("reduced", i, f.signature, *reduce_finding(f, job.Engine, job.strict, job.timeout, job.reduce_seconds,
-                                                         points)))
-
-
-def _worker_main(conn, progress, engine, ops, strict, timeout, reduce_seconds):
-    """A worker process: load the engine, then run the batches the parent sends until it sends None.
-    Results go back one message per batch (a finding at once); `progress` (shared memory) holds the
-    index and start time of the case running now, for the parent's deadline and, should this
-    process die, to know which case killed it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    try:
-        import torch
-        torch.set_num_threads(1)  # one core per worker: intra-op threads only contend at this size
-        from oracle.probe import load_engine
-        job = _Job(load_engine(engine), ops, strict, timeout, reduce_seconds)
-    except BaseException as e:
-        conn.send(("error", f"{type(e).__name__}: {e}"))
-        return
-    conn.send(("ready",))
-    done = []  # results without a finding, sent together at the end of the batch
-
-    def emit(msg):
-        if msg[0] == "case" and msg[2].finding is None:
-            done.append(msg)
-            return
-        flush()
-        conn.send(msg)
-
-    def flush():
-        if done:
-            conn.send(("cases", done[:]))
-            done.clear()
-
-    try:
-        while True:
-            msg = conn.recv()
-            if msg is None:
-                return
-            cases, known = msg
-            job.seen |= known
-            for i, cseed, kind in cases:
-                progress[0], progress[1] = i, time.monotonic()  # CLOCK_MONOTONIC: the parent's clock too
-                _work(job, i, cseed, kind, emit)
-            flush()
-    except (EOFError, BrokenPipeError):
-        return  # the parent is gone
-    except BaseException as e:  # out of _work's reach (the reducer, say): the parent makes it a crash finding
-        try:
-            conn.send(("died", f"{type(e).__name__}: {e}"))
-        except OSError:
-            pass
-
-
-# --- probing the engine, in a process of its own ---
-
-def _probe_main(conn, engine):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        from oracle.probe import load_engine, supported_ops
-        conn.send(("started",))
-        conn.send(("ops", supported_ops(load_engine(engine))))
-    except BaseException as e:  # a probe that fails is "not known": no traceback on the user's terminal
-        try:
-            conn.send(("error", f"{type(e).__name__}: {e}"))
-        except OSError:
-            pass
-
-
-def probe_isolated(engine, timeout=TIMEOUT):
-    """probe.supported_ops for the engine named `engine`, run in a worker process: an engine that
-    hangs or crashes while being probed takes down that process only. None when the probe did not
-    finish (then the caller cannot tell which ops exist, and the fuzzer finds the hang or crash)."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["oracle.campaign"])
-    conn, child = ctx.Pipe()
-    proc = ctx.Process(target=_probe_main, args=(child, engine), daemon=True, name="oracle-probe")
-    proc.start()
-    child.close()
-    try:
-        # The probe runs each op once, forward and backward: give it the time of a couple of cases.
-        msg = None
-        for wait in (120.0, 2 * timeout):  # first the forkserver's start (it imports torch), then the probe
-            if not conn.poll(wait):
-                return None
-            msg = conn.recv()
-            if msg[0] != "started":
-                break
-        return msg[1] if msg[0] == "ops" else None
-    except (EOFError, OSError):
-        return None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        conn.close()
-
-
-# --- the parent side ---
 
 @dataclass
 class Found:
@@ -467,6 +49,7 @@ class Found:
 
 @dataclass
 class Stats:
+    """What a campaign has done so far: its cases' totals and its findings."""
     cases: int = 0
     checks: int = 0  # node checks: one per node per input point (values and gradients)
     points: int = 0
@@ -501,7 +84,7 @@ class Config:
     engine: str  # the "module:attr" spec: workers load the engine from it
     ops: tuple  # the ops programs may use (already limited to what the engine supports)
     seed: int
-    kind: str = "all"  # one of KINDS, or all for the mix
+    kind: str = "all"  # one of cases.KINDS, or all for the mix
     shard: tuple = (1, 1)  # (K, N): run cases with i % N == K-1
     workers: int = 1  # processes; 0 runs cases in this process (no crash isolation: for debugging)
     strict: bool = False  # an engine that raises where torch gives inf or nan is a finding, not a difference
@@ -533,6 +116,7 @@ class Campaign:
         self._retry = deque()  # cases to run again first: those after a crashed case in its batch
         self._exhausted = False
         self._start = time.monotonic()
+        self._reported = 0.0  # when progress() was last called
 
     # the case sequence
 
@@ -600,7 +184,7 @@ class Campaign:
             found.duplicate = True
 
     def _handle(self, msg):
-        """A message from a worker (or from _work in this process); returns the case index it concerns."""
+        """A message from a worker (or from `work` in this process); returns the case index it concerns."""
         tag, i = msg[0], msg[1]
         if tag == "case":
             _, _, result, reducing = msg
@@ -642,32 +226,31 @@ class Campaign:
             saving.result()  # a store that failed to write fails the run, loudly
         return self.stats
 
+    def _report(self, progress):
+        """Call progress(stats), at most every PROGRESS_EVERY seconds."""
+        if progress and time.monotonic() - self._reported > PROGRESS_EVERY:
+            self._reported = time.monotonic()
+            self.stats.seconds = self._elapsed()
+            progress(self.stats)
+
     def _run_here(self, progress):
-        job = _Job(self.Engine, self.cfg.ops, self.cfg.strict, self.cfg.timeout, self.cfg.reduce_seconds)
-        last = 0.0
+        job = Job(self.Engine, self.cfg.ops, self.cfg.strict, self.cfg.timeout, self.cfg.reduce_seconds)
         while not self._stopping():
             case = self._next()
             if case is None:
                 continue
-            _work(job, *case, self._handle)
-            if progress and time.monotonic() - last > 0.2:
-                last = time.monotonic()
-                self.stats.seconds = self._elapsed()
-                progress(self.stats)
+            work(job, *case, self._handle)
+            self._report(progress)
 
     def _run_pool(self, progress):
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["oracle.campaign"])
-        multiprocessing.forkserver.ensure_running()
-        pool = [_Worker(ctx, self.cfg) for _ in range(self.cfg.workers)]
+        pool = [Worker(self.cfg) for _ in range(self.cfg.workers)]
         try:
-            self._loop(ctx, pool, progress)
+            self._loop(pool, progress)
         finally:
             for w in pool:  # idle after a normal end; after Ctrl-C or an error, killed mid-case
                 w.stop()
 
-    def _loop(self, ctx, pool, progress):
-        last = 0.0
+    def _loop(self, pool, progress):
         while True:
             stopping = self._stopping()
             if stopping and not any(w.outstanding or w.reducing is not None for w in pool):
@@ -690,14 +273,11 @@ class Campaign:
                 except (EOFError, OSError):
                     pass  # the worker died: its sentinel says so below
                 if not w.proc.is_alive():
-                    pool[n] = self._replace(ctx, w, "crash", w.death())
+                    pool[n] = self._replace(w, "crash", w.death())
                 elif w.overdue():
                     w.kill()
-                    pool[n] = self._replace(ctx, w, "timeout", f"killed after {w.limit():.3g} s without a result")
-            if progress and time.monotonic() - last > 0.2:
-                last = time.monotonic()
-                self.stats.seconds = self._elapsed()
-                progress(self.stats)
+                    pool[n] = self._replace(w, "timeout", f"killed after {w.limit():.3g} s without a result")
+            self._report(progress)
 
     def _from_worker(self, w, msg):
         if msg[0] == "cases":
@@ -720,7 +300,7 @@ class Campaign:
             else:
                 w.reducing = None
 
-    def _replace(self, ctx, w, kind, detail):
+    def _replace(self, w, kind, detail):
         """A dead or killed worker: its running case is a finding, the cases queued after it go
         back to the front of the line, and a new worker takes its place."""
         if not w.ready:
@@ -739,7 +319,7 @@ class Campaign:
         self._retry.extend(w.outstanding)
         self._retry = deque(sorted(self._retry))  # in case order, so a cases budget ends on a prefix
         self.stats.respawns += 1
-        return _Worker(ctx, self.cfg)
+        return Worker(self.cfg)
 
 
 def _case_of(finding):
@@ -747,79 +327,6 @@ def _case_of(finding):
     if isinstance(finding, MLPFinding):
         return finding.spec, None
     return finding.program, finding.point
-
-
-class _Worker:
-    """A worker process and what the parent knows of it."""
-
-    def __init__(self, ctx, cfg):
-        self.cfg = cfg
-        self.conn, child = ctx.Pipe()
-        self.progress = ctx.RawArray("d", [-1.0, 0.0])  # the case it runs now, and since when
-        self.proc = ctx.Process(target=_worker_main, daemon=True, name="oracle-worker",
-                                args=(child, self.progress, cfg.engine, tuple(cfg.ops), cfg.strict, cfg.timeout,
-                                      cfg.reduce_seconds))
-        self.proc.start()
-        child.close()
-        self.ready = False
-        self.outstanding = deque()  # (i, case seed, kind) sent and not answered, in order
-        self.reducing = None  # the case whose finding it is reducing
-        self.since = time.monotonic()  # when it last made progress
-        self.known = set()  # signatures it has been told of, so it does not reduce them again
-        self.last_words = ""  # what it said before it died, if anything
-
-    def send(self, cases, signatures):
-        if not self.outstanding:
-            self.since = time.monotonic()  # an idle worker's clock starts with its work
-        self.outstanding.extend(cases)
-        new = set(signatures) - self.known
-        self.known |= new
-        try:
-            self.conn.send((cases, new))
-        except OSError:
-            pass  # it died meanwhile: the loop sees its sentinel and hands these cases on
-
-    def limit(self):
-        # The alarm inside the worker fires at `timeout`; the parent kills only a worker that does
-        # not answer even then (a hang in C code, signals blocked).
-        grace = 1.0 + self.cfg.timeout / 2
-        if self.reducing is not None:
-            return self.cfg.reduce_seconds + self.cfg.timeout + grace
-        return self.cfg.timeout + grace if self.ready else 120.0
-
-    def overdue(self):
-        if not (self.outstanding or self.reducing is not None or not self.ready):
-            return False  # idle
-        # Since its last message, or since the case it runs now started (results come per batch).
-        since = self.since if self.reducing is not None else max(self.since, self.progress[1])
-        return time.monotonic() - since > self.limit()
-
-    def death(self):
-        code = self.proc.exitcode
-        if self.last_words:
-            return f"the worker process stopped on {self.last_words}"
-        if code is not None and code < 0:
-            try:
-                return f"the worker process was killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"the worker process was killed by signal {-code}"
-        return f"the worker process exited with status {code}"
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.join(5)
-
-    def stop(self):
-        """Let an idle worker exit; kill a busy or dead-locked one."""
-        if self.proc.is_alive() and not self.outstanding and self.reducing is None:
-            try:
-                self.conn.send(None)
-                self.proc.join(1.0)
-            except OSError:
-                pass
-        if self.proc.is_alive():
-            self.kill()
-        self.conn.close()
 
 
 def save_mlp(out, finding, meta):
@@ -853,4 +360,5 @@ def coverage_summary(stats, ops):
 
 
 def default_seed():
+    """A random campaign seed, small enough to type back in to replay the campaign."""
     return int.from_bytes(os.urandom(4), "big")

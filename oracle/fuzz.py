@@ -17,9 +17,12 @@ import re
 import sys
 import time
 
+from oracle import forkserver
 from oracle.ops import OPS
 from oracle.probe import DEFAULT_ENGINE, EngineSpecError, load_engine, supported_ops
+from oracle.timeouts import TIMEOUT, CaseTimeout, time_limit
 
+# cases.KINDS and all, spelled out here: importing oracle.cases imports torch, and bad usage fails fast.
 KIND_CHOICES = ("expr", "deep", "mlp", "train", "all")
 PLAIN_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
 
@@ -28,7 +31,8 @@ class UsageError(Exception):
     """Bad usage found after parsing; main prints it as one line and exits 2."""
 
 
-def _positive(kind):
+def positive(kind):
+    """An argparse type: a positive `kind` (int or float)."""
     def parse(text):
         try:
             x = kind(text)
@@ -57,13 +61,26 @@ def _shard(text):
     return int(m[1]), int(m[2])
 
 
-def _ops(text):
-    names = [o.strip() for o in text.split(",") if o.strip()]
-    unknown = [o for o in names if o not in OPS]
+def name_list(text, known, what):
+    """The comma-separated names in `text`, each one of `known`; ArgumentTypeError naming the others."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown op(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"the ops are {','.join(OPS)}")
+        raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"the {what}s are {','.join(known)}")
+    return names
+
+
+def _ops(text):
+    names = name_list(text, OPS, "op")
     return tuple(o for o in OPS if o in names)  # table order: the cases do not depend on how the list is typed
+
+
+def write_json(path, data):
+    """`data` as indented JSON in the file at `path`, for the --json style options."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
 
 
 def configure(parser):
@@ -73,9 +90,9 @@ def configure(parser):
                           "2 bad usage.")
     parser.epilog = "Replay a campaign or a shard exactly with its --seed (and --shard, --kind, --ops, --cases)."
     budget = parser.add_argument_group("budget (default: 60 s when neither is given; both: whichever ends first)")
-    budget.add_argument("--seconds", type=_positive(float), metavar="S", help="stop starting cases after S seconds")
-    budget.add_argument("--cases", type=_positive(int), metavar="N", help="run N cases (of this shard)")
-    budget.add_argument("--max-findings", type=_positive(int), metavar="N",
+    budget.add_argument("--seconds", type=positive(float), metavar="S", help="stop starting cases after S seconds")
+    budget.add_argument("--cases", type=positive(int), metavar="N", help="run N cases (of this shard)")
+    budget.add_argument("--max-findings", type=positive(int), metavar="N",
                         help="stop after N distinct findings (signatures)")
     parser.add_argument("--seed", type=int, metavar="N", help="the campaign's seed (default: random; printed first)")
     parser.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, metavar="N",
@@ -94,7 +111,7 @@ def configure(parser):
                              + ",".join(OPS))
     parser.add_argument("--out", default="findings", metavar="DIR",
                         help="where findings are saved (default: %(default)s)")
-    parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=positive(float), default=TIMEOUT, metavar="S",
                         help="seconds a case may run before it is a finding of kind timeout (default: %(default)s)")
     parser.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON to FILE")
     parser.add_argument("--replay", metavar="FILE.json",
@@ -138,16 +155,18 @@ def _main(args):
     spec = args.engine or DEFAULT_ENGINE
     Engine = _load(spec)
     if args.workers > 0:
-        _start_workers_early()
-    from oracle import campaign  # imports torch: after the cheap checks, so bad usage fails fast
+        # The forkserver imports torch (~2 s); starting it now overlaps that with this process's
+        # own imports instead of adding the two.
+        forkserver.context()
+    from oracle import campaign, cases  # imports torch: after the cheap checks, so bad usage fails fast
     seed = args.seed if args.seed is not None else campaign.default_seed()
     seconds = args.seconds if args.seconds or args.cases else 60.0
-    strict = args.strict or campaign.is_micrograd(Engine)
+    strict = args.strict or cases.is_micrograd(Engine)
     k, n = args.shard
     print(f"seed {seed}  (shard {k}/{n}, engine {spec}{', strict' if strict else ''}, "
           f"{f'{args.workers} worker' + 's' * (args.workers != 1) if args.workers else 'in this process'}, "
           f"kind {args.kind}, budget {_budget(seconds, args.cases)})", flush=True)
-    supported = _probe(campaign, spec, Engine, args)
+    supported = _probe(spec, Engine, args)
     wanted = args.ops or tuple(OPS)
     ops = tuple(o for o in wanted if o in supported)
     skipped = [o for o in wanted if o not in supported]
@@ -156,7 +175,7 @@ def _main(args):
     if skipped:
         print(f"skipped ops the engine does not support: {', '.join(skipped)}", flush=True)
     try:
-        campaign.kind_mix(args.kind, ops)
+        cases.kind_mix(args.kind, ops)
     except ValueError as e:
         raise UsageError(str(e)) from None
     config = campaign.Config(engine=spec, ops=ops, seed=seed, kind=args.kind, shard=args.shard,
@@ -172,37 +191,27 @@ def _main(args):
     summary = _summary(stats, config, skipped, campaign.coverage_summary(stats, ops))
     _print_summary(summary, stats)
     if args.summary_json:
-        with open(args.summary_json, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=1)
-            f.write("\n")
+        write_json(args.summary_json, summary)
     return 1 if stats.found else 0
 
 
-def _probe(campaign, spec, Engine, args):
+def _probe(spec, Engine, args):
     """The ops the engine supports. Probing runs the engine, which may hang or crash: with workers,
     in a process of its own; in this process, under the case timeout."""
     if args.workers > 0:
-        supported = campaign.probe_isolated(spec, args.timeout)
+        from oracle.workers import probe_isolated
+        supported = probe_isolated(spec, args.timeout)
     else:
         try:
-            with campaign.time_limit(args.timeout):
+            with time_limit(args.timeout):
                 supported = supported_ops(Engine)
-        except campaign.CaseTimeout:
+        except CaseTimeout:
             supported = None
     if supported is None:
         print("probing the engine hung or crashed: generating every op (the campaign will find where it fails)",
               flush=True)
         return tuple(OPS)
     return supported
-
-
-def _start_workers_early():
-    # The workers' forkserver imports torch (~2 s); starting it now overlaps that with this
-    # process's own imports instead of adding the two.
-    import multiprocessing
-    import multiprocessing.forkserver
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["oracle.campaign"])
-    multiprocessing.forkserver.ensure_running()
 
 
 def _budget(seconds, cases):
@@ -224,10 +233,10 @@ def replay(args):
         raise UsageError(f"{path}: not a finding")
     spec = args.engine or saved.get("engine") or DEFAULT_ENGINE
     Engine = _load(spec)
-    from oracle import campaign  # torch, after the cheap checks
+    from oracle.cases import is_micrograd  # torch, after the cheap checks
     from oracle.check import check_program
     from oracle.mlp import MLPSpec, check_mlp
-    strict = args.strict or bool(saved.get("strict")) or campaign.is_micrograd(Engine)
+    strict = args.strict or bool(saved.get("strict")) or is_micrograd(Engine)
     if "mlp" in saved:
         try:
             mlp = MLPSpec.from_json(saved["mlp"])
@@ -250,9 +259,9 @@ def replay(args):
             return check_program(program, [point], Engine, strict)
     print(f"replaying {saved.get('signature', path)} on {spec}: {what}")
     try:
-        with campaign.time_limit(args.timeout):
+        with time_limit(args.timeout):
             report = check()
-    except campaign.CaseTimeout:
+    except CaseTimeout:
         print(f"still failing: no result after {args.timeout:g} s (timeout)")
         return 1
     if report.findings:

@@ -8,30 +8,37 @@ the reduced reproducer is.
 
 Exit status: 0 when every mutant is found, 1 when one is missed, 2 on bad usage.
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
 import time
 
+from oracle.fuzz import KIND_CHOICES, name_list, positive, write_json
+
 SEED = 1  # a fixed seed: the table is the same every run on the same code
+
+
+def _mutants(text):
+    from oracle.mutants import MUTANTS
+    return name_list(text, MUTANTS, "mutant")
 
 
 def configure(parser):
     parser.description = ("Plant each known bug (oracle.mutants) in a copy of micrograd and check that the fuzzer "
                           "finds it: one mutant after another, in this process, each with its own budget. "
                           "Exit status: 0 every mutant found, 1 one missed, 2 bad usage.")
-    parser.add_argument("--only", metavar="NAME,...", help="comma-separated mutants to run (default: all)")
-    parser.add_argument("--seconds-per-mutant", type=float, default=10.0, metavar="S",
+    parser.add_argument("--only", type=_mutants, metavar="NAME,...",
+                        help="comma-separated mutants to run (default: all)")
+    parser.add_argument("--seconds-per-mutant", type=positive(float), default=10.0, metavar="S",
                         help="budget per mutant (default: %(default)s)")
     parser.add_argument("--out", metavar="DIR", help="where findings are saved (default: a temporary directory)")
     parser.add_argument("--seed", type=int, default=SEED, metavar="N",
                         help="the campaigns' seed (default: %(default)s)")
-    parser.add_argument("--kind", choices=("expr", "deep", "mlp", "train", "all"), default="expr",
+    parser.add_argument("--kind", choices=KIND_CHOICES, default="expr",
                         help="what the fuzzer generates (default: %(default)s, so that every finding is a "
                              "program with a reduced reproducer)")
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="S",
+    parser.add_argument("--timeout", type=positive(float), default=2.0, metavar="S",
                         help="seconds a case may run before it is a timeout finding (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="also write the table as JSON to FILE")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
@@ -43,17 +50,7 @@ def main(args):
         for name, description in MUTANTS.items():
             print(f"{name:<18} {description}")
         return 0
-    names = list(MUTANTS)
-    if args.only:
-        names = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = [n for n in names if n not in MUTANTS]
-        if unknown or not names:
-            print(f"python -m oracle selftest: error: unknown mutant(s) {', '.join(unknown) or '(none given)'}; "
-                  f"the mutants are {','.join(MUTANTS)}", file=sys.stderr)
-            return 2
-    if not args.seconds_per_mutant > 0 or not args.timeout > 0:
-        print("python -m oracle selftest: error: --seconds-per-mutant and --timeout must be positive", file=sys.stderr)
-        return 2
+    names = args.only or list(MUTANTS)
     out = args.out or tempfile.mkdtemp(prefix="oracle-selftest-")
     rows = []
     try:
@@ -66,9 +63,7 @@ def main(args):
     _print_table(rows, args.seconds_per_mutant)
     print(f"findings saved in {out}")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=1)
-            f.write("\n")
+        write_json(args.json, rows)
     return 0 if len(rows) == len(names) and all(r["found"] for r in rows) else 1
 
 
@@ -130,6 +125,7 @@ def _print_table(rows, budget):
 
 
 if __name__ == "__main__":  # python -m oracle selftest is the usual way; this runs it directly
-    parser = argparse.ArgumentParser(prog="python -m oracle.selftest")
+    from oracle.__main__ import Parser  # bad usage as one line, as under python -m oracle
+    parser = Parser(prog="python -m oracle.selftest")
     configure(parser)
     sys.exit(main(parser.parse_args()))

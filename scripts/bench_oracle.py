@@ -14,7 +14,6 @@ Rates are per second of wall time and per CPU-second (the latter does not drop w
 processes share the core). The goal is 100,000 op-checks per second per core.
 """
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -23,7 +22,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the chec
 
 import oracle.check  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
-from oracle.campaign import MIX, kind_mix, plan, run_case  # noqa: E402
+from oracle.cases import kind_mix, plan, run_case  # noqa: E402
+from oracle.fuzz import write_json  # noqa: E402
 from oracle.generate import ALL_OPS  # noqa: E402
 
 SEED = 20240601
@@ -51,7 +51,7 @@ def bench(kinds, seconds):
     cases = checks = 0
     by_kind = {}
     wall, cpu = time.perf_counter(), time.process_time()
-    for _, cseed, kind in plan(SEED, mix=kind_mix(kinds, ALL_OPS) if kinds != "all" else MIX):
+    for _, cseed, kind in plan(SEED, mix=kind_mix(kinds, ALL_OPS)):
         result = run_case(cseed, kind, Value, ALL_OPS, strict=True)
         assert result.finding is None, result.finding.message()  # a benchmark of a correct engine
         cases += 1
@@ -84,7 +84,7 @@ def main(argv=None):
               f"{r['op_checks_per_second']:,} op-checks/s ({r['op_checks_per_cpu_second']:,} per CPU-second; "
               f"goal {GOAL:,}); time in {share}")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        write_json(args.json, results)
     return 0
 
 

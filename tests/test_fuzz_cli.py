@@ -18,7 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from oracle import campaign  # noqa: E402
+from oracle import cases  # noqa: E402
 from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.generate import ALL_OPS  # noqa: E402
 
@@ -88,9 +88,14 @@ def test_bad_usage_exits_2_with_a_one_line_reason(args):
     assert "Traceback" not in err
 
 
+def test_kind_choices_are_the_case_kinds_and_all():
+    from oracle.fuzz import KIND_CHOICES  # spelled out there, so that bad usage fails before torch loads
+    assert KIND_CHOICES == (*cases.KINDS, "all")
+
+
 def test_shards_are_disjoint_and_together_are_the_whole_campaign():
-    whole = list(campaign.plan(seed=7, count=300))
-    shards = [list(campaign.plan(seed=7, shard=(k, 3), count=100)) for k in (1, 2, 3)]
+    whole = list(cases.plan(seed=7, count=300))
+    shards = [list(cases.plan(seed=7, shard=(k, 3), count=100)) for k in (1, 2, 3)]
     seeds = [{cseed for _, cseed, _ in shard} for shard in shards]
     assert all(not (a & b) for i, a in enumerate(seeds) for b in seeds[i + 1:])
     assert sorted(c for shard in shards for c in shard) == sorted(whole)
@@ -100,14 +105,14 @@ def test_shards_are_disjoint_and_together_are_the_whole_campaign():
 def test_shard_flag_runs_exactly_that_shards_cases(tmp_path):
     code, out, err, summary = fuzz(tmp_path, "--shard", "2/3", "--cases", 30, "--workers", 0)
     assert code == 0 and summary["shard"] == "2/3" and summary["cases"] == 30, out + err
-    assert summary["kinds"] == dict(Counter(kind for _, _, kind in campaign.plan(1, (2, 3), 30)))
+    assert summary["kinds"] == dict(Counter(kind for _, _, kind in cases.plan(1, (2, 3), 30)))
 
 
 def test_a_case_is_a_function_of_the_seed_and_its_index_alone():
-    (i, cseed, kind), = campaign.plan(seed=3, shard=(5, 9), count=1)
-    assert i == 4 and list(campaign.plan(seed=3, count=5))[4] == (i, cseed, kind)
-    assert campaign.build_case(cseed, "expr", ALL_OPS) == campaign.build_case(cseed, "expr", ALL_OPS)
-    assert campaign.case_seed(3, 4) != campaign.case_seed(4, 3)
+    (i, cseed, kind), = cases.plan(seed=3, shard=(5, 9), count=1)
+    assert i == 4 and list(cases.plan(seed=3, count=5))[4] == (i, cseed, kind)
+    assert cases.build_case(cseed, "expr", ALL_OPS) == cases.build_case(cseed, "expr", ALL_OPS)
+    assert cases.case_seed(3, 4) != cases.case_seed(4, 3)
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +222,8 @@ def test_selftest_finds_a_planted_mutant_and_exits_0(tmp_path):
     assert "1/1 mutants found" in out and "relu_kink" in out
 
 
-def test_selftest_rejects_an_unknown_mutant_with_exit_2():
-    code, out, err = oracle("selftest", "--only", "no_such_mutant")
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+@pytest.mark.parametrize("args", [["--only", "no_such_mutant"], ["--only", ","], ["--seconds-per-mutant", "0"],
+                                  ["--timeout", "-1"], ["--kind", "everything"]])
+def test_selftest_bad_usage_exits_2_with_a_one_line_reason(args):
+    code, out, err = oracle("selftest", *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err, err

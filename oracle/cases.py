@@ -1,0 +1,188 @@
+"""The fuzzer's cases: which case a campaign runs when, what it is, and running one.
+
+A campaign with seed S is the sequence of cases i = 0, 1, 2, ...; case i is built from
+`random.Random(case_seed(S, i))` alone, so any case (and any campaign) replays from the seed. Shard
+K/N runs the cases with i % N == K-1: shards are disjoint and together they are the whole sequence.
+
+A case is one of four kinds:
+  expr   a random program of up to 20 ops, checked on a batch of 32 input points (one torch run per
+         batch amortises torch's ~8 us per op)
+  deep   a chain of 1,100-1,300 ops, deeper than Python's recursion limit, on 2 points: graph walks
+  mlp    a random MLP's outputs, loss and parameter gradients against a torch.nn twin
+  train  the same, then a few SGD steps in sync, every parameter compared after every step
+"""
+import hashlib
+import random
+import traceback
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from oracle.backends import engine_run
+from oracle.check import Finding, Report, check_program
+from oracle.generate import GenConfig, coverage, random_const, random_inputs, random_program
+from oracle.mlp import ACTS, MLPFinding, check_mlp, random_mlp
+from oracle.ops import OPS
+from oracle.program import Instr, Program
+
+KINDS = ("expr", "deep", "mlp", "train")
+# The default mix, by share of cases. expr cases are the bulk: cheapest per node checked and the
+# widest op coverage. MLP and training cases check what programs cannot (many-input sums, optimiser
+# steps) but check fewer numbers per second; deep chains cost ~0.1 s each and only need to be there.
+MIX = {"expr": 0.899, "deep": 0.001, "mlp": 0.06, "train": 0.04}
+POINTS = 32  # input points per expr case
+DEEP_POINTS = 2
+DEEP_DEPTH = (1100, 1300)  # above Python's default recursion limit of 1000
+TRAIN_STEPS = (1, 4)
+# The engine ops an MLP case uses: a neuron is b + w*x (add, mul_c); mse is (o - y)**2, hinge is
+# relu(1 + -y*o).
+MLP_NEEDS = {"neuron": {"add", "mul_c"}, "mse": {"sub_c", "pow_int"}, "hinge": {"radd_c", "rmul_c", "relu"}}
+# Ops that never raise on finite floats in Python either: a deep chain of them reaches the
+# backward pass even in an engine with Python float semantics, where its depth is the test.
+TAME_OPS = ("add", "sub", "mul", "add_c", "radd_c", "sub_c", "rsub_c", "mul_c", "rmul_c", "neg", "relu", "tanh",
+            "sigmoid", "abs")
+
+
+# --- which case when ---
+
+def case_seed(seed, i):
+    """Case i's seed: a hash of (campaign seed, i), so cases are independent of each other."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}/{i}".encode(), digest_size=8).digest(), "big")
+
+
+def case_kind(cseed, mix):
+    """The kind of the case with this seed, drawn from the mix {kind: share} (shares need not sum to 1)."""
+    u = random.Random(cseed ^ 0x5EED).random() * sum(mix.values())
+    for kind, share in mix.items():
+        u -= share
+        if u < 0:
+            return kind
+    return kind
+
+
+def shard_indices(shard, count=None):
+    """The campaign's case indices that shard (K, N) runs, in order: K-1, K-1+N, ... (count of them)."""
+    k, n = shard
+    j = 0
+    while count is None or j < count:
+        yield k - 1 + j * n
+        j += 1
+
+
+def plan(seed, shard=(1, 1), count=None, mix=None):
+    """The cases shard (K, N) of campaign `seed` runs, in order, as (i, case seed, kind)."""
+    mix = mix or MIX
+    for i in shard_indices(shard, count):
+        cseed = case_seed(seed, i)
+        yield i, cseed, case_kind(cseed, mix)
+
+
+def mlp_choices(ops):
+    """(activations, losses) an MLP case can use with these ops, or None when the ops miss a neuron."""
+    ops = set(ops)
+    if not MLP_NEEDS["neuron"] <= ops:
+        return None
+    losses = tuple(loss for loss in ("mse", "hinge") if MLP_NEEDS[loss] <= ops)
+    return (tuple(a for a in ACTS if a == "linear" or a in ops), losses) if losses else None
+
+
+def kind_mix(kind, ops):
+    """The mix for --kind (one kind or "all") given the enabled ops; ValueError when a kind cannot run."""
+    kinds = KINDS if kind == "all" else (kind,)
+    mix = {k: MIX[k] if kind == "all" else 1.0 for k in kinds if k in ("expr", "deep") or mlp_choices(ops)}
+    if not mix:
+        raise ValueError(f"{kind} cases need the ops {', '.join(sorted(MLP_NEEDS['neuron']))} and those of "
+                         f"a loss (mse: {', '.join(sorted(MLP_NEEDS['mse']))}; hinge: "
+                         f"{', '.join(sorted(MLP_NEEDS['hinge']))})")
+    return mix
+
+
+# --- one case ---
+
+@lru_cache(maxsize=16)  # one GenConfig per op set, not one per case
+def _config(ops):
+    return GenConfig(ops=ops)
+
+
+def deep_chain(rng, ops, depth):
+    """A chain of `depth` ops, each on the node before it (a binary op also on any earlier node)."""
+    ops = tuple(o for o in ops if o in TAME_OPS) or ops
+    n_in = rng.randint(1, 2)
+    instrs = []
+    for k in range(n_in, n_in + depth):
+        op = OPS[rng.choice(ops)]
+        args = (k - 1,) if op.arity == 1 else (k - 1, rng.randrange(k))
+        instrs.append(Instr(op.name, args, random_const(rng, op.const, op.name)))
+    return Program(n_in, tuple(instrs))
+
+
+def build_case(cseed, kind, ops):
+    """The case itself: (program, points) for expr and deep, (MLPSpec, SGD steps) for mlp and train."""
+    rng = random.Random(cseed)
+    if kind == "expr":
+        cfg = _config(tuple(ops))
+        program = random_program(rng, cfg)
+        return program, [random_inputs(rng, program.n_inputs, cfg) for _ in range(POINTS)]
+    if kind == "deep":
+        program = deep_chain(rng, tuple(ops), rng.randint(*DEEP_DEPTH))
+        return program, [random_inputs(rng, program.n_inputs) for _ in range(DEEP_POINTS)]
+    acts, losses = mlp_choices(ops)
+    spec = random_mlp(rng, acts=acts, losses=losses)
+    return spec, rng.randint(*TRAIN_STEPS) if kind == "train" else 0
+
+
+@dataclass
+class CaseResult:
+    """What checking one case gave: counts for the campaign's totals, coverage, and its finding."""
+    kind: str
+    checks: int = 0  # node checks (Report.checks)
+    points: int = 0
+    noise: int = 0  # points flagged by the batch comparison and cleared by the local re-check
+    domain: int = 0  # points where the engine raised where torch gives inf or nan (not strict)
+    ops: dict = field(default_factory=dict)  # op -> count in this case's program
+    pairs: dict = field(default_factory=dict)  # (parent op, child op) -> count
+    finding: object = None  # check.Finding or mlp.MLPFinding
+    cpu: float = 0.0  # CPU seconds the case took in its process: a rate per core that load does not skew
+
+
+def is_micrograd(Engine):
+    """micrograd's Value and its mutants promise torch's results at singular points too: always strict."""
+    from micrograd.engine import Value
+    return Engine is Value or getattr(Engine, "__module__", "") == "oracle.mutants"
+
+
+def run_case(cseed, kind, Engine, ops, strict):
+    """Build case `cseed` of `kind` ("expr", "deep", "mlp" or "train") over `ops` and check `Engine`."""
+    case, extra = build_case(cseed, kind, ops)
+    report = Report()
+    if kind in ("expr", "deep"):
+        check_program(case, extra, Engine, strict, report)
+        op_counts, pairs = coverage([case])
+    else:
+        check_mlp(case, Engine, steps=extra, report=report)
+        op_counts, pairs = {}, {}
+    return CaseResult(kind, report.checks, report.points, report.noise, report.domain, op_counts, pairs,
+                      report.findings[0] if report.findings else None)
+
+
+def stuck_finding(kind, exc, cseed, case_kind_, ops, detail):
+    """A "timeout" or "crash" finding for a case that did not finish. When `exc` interrupted the
+    checker, its traceback says at which input point, and in which node or pass, the engine was."""
+    case, extra = build_case(cseed, case_kind_, ops)
+    if case_kind_ in ("mlp", "train"):
+        # step: the SGD steps the case runs, so that a replay runs as many
+        return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail)
+    point, node, where = None, None, ""
+    tb = exc.__traceback__ if exc is not None else None
+    for frame, _ in traceback.walk_tb(tb):
+        if frame.f_code is check_program.__code__:
+            point = frame.f_locals.get("xs")
+        elif frame.f_code is engine_run.__code__:
+            phase, nodes = frame.f_locals.get("phase"), frame.f_locals.get("nodes")
+            if phase == "forward" and nodes is not None and len(nodes) < case.n_nodes:
+                node = len(nodes)
+            where = f" in the {phase} pass"
+    if point is None:
+        point = extra[0]
+        detail += f"; the point is one of the case's {len(extra)} (the first is shown)"
+    op = case.instrs[node - case.n_inputs].op if node is not None and node >= case.n_inputs else ""
+    return Finding(kind, node, op, list(point), detail=detail + where, program=case)
