@@ -10,6 +10,7 @@ inputs; or one constant or input simpler), so the reduction terminates, and ever
 through Program(), which validates it, so the result is always a valid program.
 """
 import math
+import time
 
 import numpy as np
 
@@ -21,11 +22,12 @@ FLOATS = (0.0, 1.0, -1.0, 0.5, 2.0)  # simplest first
 INTS = (0, 1, -1, 2)  # int exponents stay int: pow_int's template prints `x ** 2`, not `x ** 2.0`
 
 
-def reduce_case(program, point, fails, max_calls=5000):
+def reduce_case(program, point, fails, max_calls=5000, deadline=None):
     """The smallest case the passes reach from (program, point) for which fails() stays True, as
     (program, point). A case that does not fail to begin with comes back unchanged. At most
-    max_calls calls of fails(), so that a slow check cannot stall a campaign."""
-    test = _Tester(fails, max_calls)
+    max_calls calls of fails(), and nothing past `deadline` (a time.monotonic() value): the best
+    case so far is returned, so that a slow check or a long program cannot stall a campaign."""
+    test = _Tester(fails, max_calls, deadline)
     point = tuple(float(x) for x in point)
     if not test(program, point):
         return program, list(point)
@@ -34,7 +36,7 @@ def reduce_case(program, point, fails, max_calls=5000):
         before = _key(program, point)
         for candidates in PASSES:
             program, point = _greedy(program, point, candidates, test)
-        if _key(program, point) == before:
+        if _key(program, point) == before or test.spent:
             return program, list(point)
 
 
@@ -42,13 +44,18 @@ class _Tester:
     """fails(), remembered per case: after a pass accepts a candidate it starts over, and most of
     the candidates it meets again are ones already tried."""
 
-    def __init__(self, fails, max_calls):
-        self.fails, self.max_calls, self.calls, self.seen = fails, max_calls, 0, {}
+    def __init__(self, fails, max_calls, deadline=None):
+        self.fails, self.max_calls, self.deadline, self.calls, self.seen = fails, max_calls, deadline, 0, {}
+
+    @property
+    def spent(self):
+        """The budget is used up: no more calls, and the passes stop where they are."""
+        return self.calls >= self.max_calls or (self.deadline is not None and time.monotonic() > self.deadline)
 
     def __call__(self, program, point):
         key = _key(program, point)
         if key not in self.seen:
-            if self.calls >= self.max_calls:
+            if self.spent:
                 return False
             self.calls += 1
             self.seen[key] = bool(self.fails(program, list(point)))
@@ -81,9 +88,11 @@ def _bisect_cut(program, point, test):
 def _greedy(program, point, candidates, test):
     """Take the first candidate that still fails, then look again from there, until none does."""
     progress = True
-    while progress:
+    while progress and not test.spent:
         progress = False
         for candidate in candidates(program, point):
+            if test.spent:
+                break
             if test(*candidate):
                 program, point = candidate
                 progress = True

@@ -68,7 +68,7 @@ def reduce_finding(finding, Engine, strict, timeout=TIMEOUT, budget=REDUCE_SECON
         f = same(lambda: check_program(program, [point], Engine, strict))
         return f is not None and (not visible or _visible(program, point, Engine, timeout))
 
-    program, point = reduce.reduce_case(finding.program, finding.point, fails)
+    program, point = reduce.reduce_case(finding.program, finding.point, fails, deadline=deadline)
     deadline = math.inf  # the final check of the reduced case is not a candidate
     reduced = same(lambda: check_program(program, [point], Engine, strict))
     if reduced is None:  # the engine does not fail the same way twice: keep what was found
