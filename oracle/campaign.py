@@ -333,21 +333,11 @@ def save_mlp(out, finding, meta):
     """An MLP finding as DIR/<signature>.json (the spec, the SGD steps, the message), published
     atomically like the store's findings: written under a temporary name, then linked, which fails
     when the name exists. The path, or None when the signature is already saved."""
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{finding.signature}.json"
+    from oracle.findings import publish  # as FindingStore: only a campaign that finds something writes
     case = {"signature": finding.signature, "kind": finding.kind, "mlp": finding.spec.to_json(),
             "steps": finding.step, "where": finding.where, "engine_value": finding.engine,
             "torch_value": finding.torch, "message": finding.message(), **meta}
-    tmp = out / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-    tmp.write_text(json.dumps(case, indent=1, default=repr) + "\n", encoding="utf-8")
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return None
-    finally:
-        tmp.unlink()
-    return path
+    return publish(pathlib.Path(out) / f"{finding.signature}.json", json.dumps(case, indent=1, default=repr) + "\n")
 
 
 def coverage_summary(stats, ops):

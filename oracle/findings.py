@@ -22,9 +22,9 @@ import time
 import uuid
 
 from oracle.check import ATOL, RTOL
+from oracle.probe import DEFAULT_ENGINE
 from oracle.program import Program, float_from_json, float_json, float_source
 
-DEFAULT_ENGINE = "micrograd.engine:Value"
 # A .py with no .json this much older than now was left by a writer killed between its two
 # links (a window of microseconds), not published by one that is still at work.
 STALE_SECONDS = 120.0
@@ -67,13 +67,13 @@ class FindingStore:
         if json_path.exists() or self._held(py_path):
             return None
         engine = meta.get("engine") or DEFAULT_ENGINE
-        tmp_py = self._write_temp(py_path, reproducer_source(program, point, engine, finding))
+        tmp_py = _write_temp(py_path, reproducer_source(program, point, engine, finding))
         tmp_json = None
         try:
             # Before publishing, so that the window between the two links stays tiny.
             exit_code = self._run(tmp_py) if self.verify else None
             case = _case(finding, program, point, meta, engine, exit_code)
-            tmp_json = self._write_temp(json_path, json.dumps(case, indent=1, default=str) + "\n")
+            tmp_json = _write_temp(json_path, json.dumps(case, indent=1, default=str) + "\n")
             if not _link(tmp_py, py_path):
                 return None  # another writer owns this signature
             # Our .py may have been moved aside as stale by a writer with a badly skewed clock:
@@ -88,16 +88,6 @@ class FindingStore:
             for tmp in (tmp_py, tmp_json):
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
-
-    def _write_temp(self, final, text):
-        """text in a new hidden file next to `final`, flushed to disk; its path."""
-        tmp = self.dir / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        return tmp
 
     def _held(self, py_path):
         """True when a writer holds this signature: its .py is published and its .json is not,
@@ -134,6 +124,29 @@ class FindingStore:
 def _file_name(signature):
     # Signatures are kind-op, already safe; a plug-in op name must not reach outside DIR.
     return re.sub(r"[^A-Za-z0-9_.-]", "_", signature).lstrip(".") or "finding"
+
+
+def publish(path, text):
+    """Write text to path atomically and only if path does not exist yet: under a hidden temporary
+    name, flushed to disk, then linked (which fails when the name exists). path, or None."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(path, text)
+    try:
+        return path if _link(tmp, path) else None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_temp(final, text):
+    """text in a new hidden file next to `final`, flushed to disk; its path."""
+    tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
 
 
 def _link(tmp, final):
