@@ -773,24 +773,9 @@ def render_graph(parsed, cmp, path, Engine=None):
 # --- the command ---
 
 EXAMPLE = """\
-example (the micrograd README's program):
+examples:
 
-  $ cat > readme.py <<'END'
-  a = Value(-4.0)
-  b = Value(2.0)
-  c = a + b
-  d = a * b + b**3
-  c += c + 1
-  c += 1 + c + (-a)
-  d += d * 2 + (b + a).relu()
-  d += 3 * d + (b - a).relu()
-  e = c - d
-  f = e**2
-  g = f / 2.0
-  g += 10.0 / f
-  g.backward()
-  END
-  $ python -m oracle compare readme.py --graph readme.svg
+  $ python -m oracle compare docs/readme_example.py --graph readme.svg    # the micrograd README's program
   $ echo 'x = Value(0.5); y = (x * 2).tanh()' | python -m oracle compare -
 
 exit status: 0 every node agrees, 1 some node does not, 2 bad input or usage

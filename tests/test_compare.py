@@ -20,41 +20,15 @@ from micrograd.engine import Value  # noqa: E402
 from micrograd.viz import HIGHLIGHT_COLOR  # noqa: E402
 from oracle import compare as C  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
+from tests.graphs import NEURON as NEURON_FILE  # noqa: E402
+from tests.graphs import README_EXAMPLE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot program is not installed (apt-get install graphviz)")
 
-README = """\
-a = Value(-4.0)
-b = Value(2.0)
-c = a + b
-d = a * b + b**3
-c += c + 1
-c += 1 + c + (-a)
-d += d * 2 + (b + a).relu()
-d += 3 * d + (b - a).relu()
-e = c - d
-f = e**2
-g = f / 2.0
-g += 10.0 / f
-g.backward()
-"""
-
-NEURON = """\
-from micrograd.engine import Value
-x1 = Value(2.0, label='x1')
-x2 = Value(0.0, label='x2')
-w1 = Value(-3.0, label='w1')
-w2 = Value(1.0, label='w2')
-b = Value(6.8813735870195432, label='b')
-x1w1 = x1*w1; x1w1.label = 'x1*w1'
-x2w2 = x2*w2; x2w2.label = 'x2*w2'
-x1w1x2w2 = x1w1 + x2w2
-n = x1w1x2w2 + b
-o = n.tanh()
-o.backward()
-"""
+README = README_EXAMPLE.read_text()
+NEURON = NEURON_FILE.read_text()
 
 # Rebinding, aliases, a name torch's code needs, a leaf inside an expression, values that do not
 # feed the output, every method and every place a constant can stand.
@@ -193,7 +167,7 @@ def test_on_a_terminal_the_table_is_rich_and_the_code_stays_pasteable():
         text = buf.getvalue()
         assert "┃" in text and "variable" in text
         if width == 140:
-            assert re.search(r"│ g +│ +12 │ +24\.70408163 │ +24\.70408163 │", text)
+            assert re.search(r"│ g +│ +14 │ +24\.70408163 │ +24\.70408163 │", text)  # line 14 of docs/readme_example.py
         code = text[text.index("# The program in PyTorch"):]
         assert run_printed_code(code)["g"] == (24.70408163265306, 1.0)  # even 60 columns wrapped no line
 
