@@ -4,11 +4,11 @@
 A drop-in for micrograd 0.1.0 and the nn-zero-to-hero lecture engine that follows PyTorch
 float64 semantics everywhere, singular points included (see README, "Semantics").
 
-Each node keeps its (at most two) children inline in `_a` and `_b` and a reference to a
-shared backward rule in `_rule`. Nothing refers back to its own node, so a graph holds no
-reference cycle: it is freed by reference counting as soon as it is dropped, and the cyclic
-garbage collector, which dominates 0.1.0's run time, finds nothing to do. No closure, no
-per-node tuple: a node is 136 bytes.
+Each node keeps its children inline in `_a` and `_b` (a node with more, such as a neuron's sum,
+keeps a tuple in `_a`) and a reference to a shared backward rule in `_rule`. Nothing refers back
+to its own node, so a graph holds no reference cycle: it is freed by reference counting as soon
+as it is dropped, and the cyclic garbage collector, which dominates 0.1.0's run time, finds no
+garbage. No closure, no per-node tuple: a node of a binary op is 136 bytes.
 """
 import math
 import numbers
@@ -46,9 +46,11 @@ class Value:
         self.label = label
         self._op = _op  # the op that produced this node, for graphviz / debugging / etc
         self._rule = None  # backward rule; None for leaves and hand-built nodes, as in 0.1.0
-        if len(_children) > 2:
-            raise ValueError(f"Value: a node has at most two children, got {len(_children)}")
-        self._a, self._b = (tuple(_children) + (None, None))[:2]
+        children = tuple(_children)
+        if len(children) > 2:  # many children: a tuple in _a, as a neuron's sum keeps them
+            self._a, self._b = children, None
+        else:
+            self._a, self._b = (children + (None, None))[:2]
 
     @staticmethod
     def _result(data, op, rule, a, b=None):
