@@ -5,11 +5,10 @@ SSA form: nodes 0..n_inputs-1 are the inputs x0, x1, ...; each instruction appen
 constant. The last node is the output. `source()` prints the program as a Python function
 from the same op templates the interpreter runs.
 """
-import json
 import math
 from dataclasses import dataclass
 
-from oracle.ops import OPS, const_source
+from oracle.ops import OPS
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,6 @@ def _const_from_json(c):
     raise ValueError(f"constant {c!r} is not a number")
 
 
-def dumps_case(program, inputs, **extra):
-    """A case (program plus input values) as JSON, floats exact (inf and nan as strings)."""
-    return json.dumps({"program": program.to_json(), "inputs": [float_json(x) for x in inputs], **extra}, indent=1)
-
-
 def float_json(x):
     return x if math.isfinite(x) else repr(x)
 
@@ -133,5 +127,3 @@ def float_from_json(x):
         return float(x)
     raise ValueError(f"{x!r} is not a float")
 
-
-__all__ = ["Instr", "Program", "evaluate", "float_source", "const_source", "dumps_case"]
