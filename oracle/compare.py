@@ -523,17 +523,6 @@ def _code_names(parsed):
     return out
 
 
-def _feeds_output(program):
-    """For each node, whether the output depends on it (torch gives the others no gradient at all)."""
-    feeds = [False] * program.n_nodes
-    feeds[-1] = True
-    for k in reversed(range(program.n_inputs, program.n_nodes)):
-        if feeds[k]:
-            for a in program.instrs[k - program.n_inputs].args:
-                feeds[a] = True
-    return feeds
-
-
 def _comment(text):
     """A user's source line as a comment: printable characters only, so it cannot drive a terminal."""
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
@@ -545,7 +534,7 @@ def torch_source(parsed):
     (the same text the backends run). Every name is rebound, never updated in place: torch's `c += x`
     would modify c in place, which autograd refuses for a leaf and may refuse for a saved tensor."""
     p, names, n0 = parsed.program, parsed.code_names, parsed.program.n_inputs
-    feeds = _feeds_output(p)
+    feeds = p.live()
     shown = set(parsed.variables.values())
     out = [f"# The program in PyTorch float64 (printed by `python -m oracle compare`); output: {parsed.output}",
            "import torch", ""]
