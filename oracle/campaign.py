@@ -8,13 +8,11 @@ running case recorded as a finding of kind "crash" or "timeout", and the cases q
 run again in a new worker.
 
 A finding with a signature not seen before is reduced in the worker that found it (see
-`oracle.shrink`) and saved by this process: a program finding through `findings.FindingStore` (a
-.json case and a runnable .py reproducer), an MLP finding as a .json (`save_mlp`).
+`oracle.shrink`) and saved by this process through `findings.FindingStore`: a .json case and a
+runnable .py reproducer, for a program finding and for an MLP finding alike.
 """
-import json
 import multiprocessing.connection
 import os
-import pathlib
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -161,18 +159,13 @@ class Campaign:
         meta = {"engine": self.cfg.engine, "seed": self.cfg.seed, "case": found.case, "case_seed": cseed,
                 "case_kind": case_kind(cseed, self.mix), "shard": "/".join(map(str, self.cfg.shard)),
                 "strict": self.cfg.strict, "signature": sig, "ops": list(self.cfg.ops)}
-        if isinstance(finding, MLPFinding):
-            found.path = save_mlp(self.cfg.out, finding, meta)
-            if found.path is None:
-                found.path, found.duplicate = pathlib.Path(self.cfg.out) / f"{sig}.json", True
-            return
         from oracle.findings import FindingStore  # only a campaign that finds something writes
         # The store runs each reproducer once to confirm it fails; not one that hangs or crashes.
         verify = finding.kind not in ("timeout", "crash")
         if verify not in self._stores:
             self._stores[verify] = FindingStore(self.cfg.out, verify=verify, timeout=max(60.0, 2 * self.cfg.timeout))
         store = self._stores[verify]
-        found.size = len(program)
+        found.size = None if isinstance(finding, MLPFinding) else len(program)
         found.path = store.paths(sig)[0]
         # Recording runs the reproducer in a fresh Python (~2 s for torch): in the background, so
         # that the workers are not left waiting for their next cases meanwhile.
@@ -180,7 +173,11 @@ class Campaign:
 
     @staticmethod
     def _record(store, found, finding, program, point, meta):
-        if store.record(finding, program, point, meta) is None:
+        if isinstance(finding, MLPFinding):
+            path = store.record_mlp(finding, meta)
+        else:
+            path = store.record(finding, program, point, meta)
+        if path is None:
             found.duplicate = True
 
     def _handle(self, msg):
@@ -327,17 +324,6 @@ def _case_of(finding):
     if isinstance(finding, MLPFinding):
         return finding.spec, None
     return finding.program, finding.point
-
-
-def save_mlp(out, finding, meta):
-    """An MLP finding as DIR/<signature>.json (the spec, the SGD steps, the message), published
-    atomically like the store's findings: written under a temporary name, then linked, which fails
-    when the name exists. The path, or None when the signature is already saved."""
-    from oracle.findings import publish  # as FindingStore: only a campaign that finds something writes
-    case = {"signature": finding.signature, "kind": finding.kind, "mlp": finding.spec.to_json(),
-            "steps": finding.step, "where": finding.where, "engine_value": finding.engine,
-            "torch_value": finding.torch, "message": finding.message(), **meta}
-    return publish(pathlib.Path(out) / f"{finding.signature}.json", json.dumps(case, indent=1, default=repr) + "\n")
 
 
 def coverage_summary(stats, ops):

@@ -1,7 +1,8 @@
 """Findings on disk: per signature, a JSON case and a standalone reproducer script.
 
     DIR/<signature>.py    python DIR/<signature>.py [module:attr]  exits 1 while the bug is there
-    DIR/<signature>.json  the program, its input point (floats exact), seed, engine, kind, message
+    DIR/<signature>.json  the program, its input point (floats exact), seed, engine, kind, message;
+                          for an MLP finding, its MLPSpec and SGD steps instead (`record_mlp`)
 
 Several workers, or machines sharing a file system, may write one DIR, and any of them may be
 killed at any moment. So every file is written under a hidden temporary name in DIR and published
@@ -12,6 +13,7 @@ publishes it owns the signature; the .json is published last, so a .json means a
 import dataclasses
 import datetime
 import importlib.util
+import inspect
 import json
 import os
 import pathlib
@@ -63,17 +65,33 @@ class FindingStore:
         at least seed, engine (a "module:attr" spec) and strict. Returns the .json path, or None
         when its signature is already recorded (or being recorded by another writer)."""
         meta = dict(meta or {})
-        json_path, py_path = self.paths(finding.signature)
+        engine = meta.get("engine") or DEFAULT_ENGINE
+        return self._publish(finding.signature, lambda: reproducer_source(program, point, engine, finding),
+                             lambda exit_code: _case(finding, program, point, meta, engine, exit_code))
+
+    def record_mlp(self, finding, meta=None):
+        """Record an MLPFinding as record does a program's: a .py reproducer that trains the spec
+        for the finding's SGD steps on the engine and on torch, and the .json that --replay reads.
+        The .json path, or None when the signature is already recorded."""
+        meta = dict(meta or {})
+        engine = meta.get("engine") or DEFAULT_ENGINE
+        return self._publish(
+            finding.signature, lambda: mlp_reproducer_source(finding.spec, finding.step, engine, finding),
+            lambda exit_code: _mlp_case(finding, meta, exit_code))
+
+    def _publish(self, signature, source, case):
+        """Publish source() as <signature>.py, then case(exit code of that script) as its .json:
+        the .py first (whoever links it owns the signature), the .json last. The .json path, or
+        None when the signature is taken."""
+        json_path, py_path = self.paths(signature)
         if json_path.exists() or self._held(py_path):
             return None
-        engine = meta.get("engine") or DEFAULT_ENGINE
-        tmp_py = _write_temp(py_path, reproducer_source(program, point, engine, finding))
+        tmp_py = _write_temp(py_path, source())
         tmp_json = None
         try:
             # Before publishing, so that the window between the two links stays tiny.
             exit_code = self._run(tmp_py) if self.verify else None
-            case = _case(finding, program, point, meta, engine, exit_code)
-            tmp_json = _write_temp(json_path, json.dumps(case, indent=1, default=str) + "\n")
+            tmp_json = _write_temp(json_path, json.dumps(case(exit_code), indent=1, default=str) + "\n")
             if not _link(tmp_py, py_path):
                 return None  # another writer owns this signature
             # Our .py may have been moved aside as stale by a writer with a badly skewed clock:
@@ -196,6 +214,17 @@ def _case(finding, program, point, meta, engine, exit_code):
     return case
 
 
+def _mlp_case(finding, meta, exit_code):
+    case = {"signature": finding.signature, "kind": finding.kind, "mlp": finding.spec.to_json(),
+            "steps": finding.step, "where": finding.where, "engine_value": finding.engine,
+            "torch_value": finding.torch, "message": finding.message(),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "reproducer_fails": exit_code == 1, "reproducer_exit": exit_code}
+    for key, value in meta.items():
+        case.setdefault(key, value)
+    return case
+
+
 def _maybe_float(x):
     return None if x is None else float_json(float(x))
 
@@ -242,10 +271,42 @@ def reproducer_source(program, point, engine_spec=DEFAULT_ENGINE, finding=None):
     where, node = "", None if finding is None else finding.node
     if isinstance(node, int) and 0 <= node < program.n_nodes:
         where = f", first at {program.line(node) if node >= program.n_inputs else program.name(node)}"
-    return _TEMPLATE.format(
-        what=what, where=where, engine=engine_spec, root=_engine_root(engine_spec),
-        point=", ".join(float_source(float(x)) for x in point), atol=ATOL, rtol=RTOL, f=program.source(),
-        kind=finding.kind if finding is not None else "")
+    kind = finding.kind if finding is not None else ""
+    data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
+            f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion or timeout")
+    return _script(what + where, _PROGRAM_ABOUT, engine_spec, (), data, _PROGRAM.format(f=program.source()))
+
+
+def mlp_reproducer_source(spec, steps, engine_spec=DEFAULT_ENGINE, finding=None):
+    """A standalone script: the MLPSpec's network built from the engine's Value with the oracle's
+    own neuron code (its source is copied in, so the two cannot drift) and as a torch float64
+    twin, trained for `steps` SGD steps; it prints the first mismatch and exits 1 while there is
+    one, 0 once fixed."""
+    what = "an MLP" if finding is None else f"finding {finding.signature}, first at {finding.where}" + (
+        f" after SGD step {finding.step}" if finding.step else "")
+    fields = ",\n ".join(f"{json.dumps(k)}: {_json_rows(v)}" for k, v in spec.to_json().items())
+    data = (f"SPEC = types.SimpleNamespace(**json.loads('''{{\n {fields}\n}}'''))\n"
+            f"STEPS = {int(steps)}  # SGD steps to train; every step is compared\n"
+            f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw")
+    from oracle import mlp  # torch: only a store that records an MLP finding imports it
+    shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (
+        mlp.engine_model, mlp.engine_forward, mlp.engine_loss, mlp.torch_model, mlp.torch_loss, mlp._torch_step,
+        mlp._torch_params))
+    return _script(what, _MLP_ABOUT, engine_spec, ("json", "types"), data, _MLP.replace("{shared}", shared))
+
+
+def _json_rows(value):
+    """JSON text, a list of lists one row a line (X's rows, the weights' layers) to keep lines short."""
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        return "[\n  " + ",\n  ".join(json.dumps(row) for row in value) + "]"
+    return json.dumps(value)
+
+
+def _script(title, about, engine_spec, imports, data, body):
+    """A reproducer: the shared header (docstring, engine loading, tolerance, close), then body."""
+    imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "sys", *imports)))
+    return _HEADER.format(title=title, about=about, engine=engine_spec, root=_engine_root(engine_spec),
+                          imports=imports, atol=ATOL, rtol=RTOL, data=data) + body + _FOOTER
 
 
 def _engine_root(spec):
@@ -264,18 +325,14 @@ def _engine_root(spec):
     return None
 
 
-_TEMPLATE = '''\
-"""Reproducer for {what}{where}.
+_HEADER = '''\
+"""Reproducer for {title}.
 
-Runs f on the engine under test and on PyTorch float64 at one input point, and compares the
-output value and the gradient with respect to each input: |a - b| <= atol + rtol * max(|a|, |b|),
-non-finite values by class (nan, +inf, -inf). Exits 1 while they disagree, 0 once they agree.
+{about}
 
     python <this file> [module:attr]    (default engine: {engine})
 """
-import importlib
-import math
-import sys
+{imports}
 
 import torch
 
@@ -283,13 +340,9 @@ ENGINE = {engine!r}
 # Where ENGINE's top-level package was imported from when this file was written: put on sys.path
 # only if ENGINE does not import as installed (an engine in a checkout, not pip-installed).
 ENGINE_ROOT = {root!r}
-POINT = [{point}]
 ATOL = {atol!r}
 RTOL = {rtol!r}
-KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion or timeout
-
-
-{f}
+{data}
 
 
 def load_engine(spec):
@@ -310,6 +363,32 @@ def close(a, b):
     if math.isfinite(a) and math.isfinite(b):
         return abs(a - b) <= ATOL + RTOL * max(abs(a), abs(b))
     return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def print_mismatch(head, name, a, b):
+    print(head + " are not close!\\n")
+    print(f"Mismatched {{name}}")
+    print(f"micrograd={{a!r}}  torch={{b!r}}")
+    if math.isfinite(a) and math.isfinite(b):
+        print(f"Absolute difference: {{abs(a - b):.3g}} (up to {{ATOL:g}} allowed)")
+        rel = abs(a - b) / abs(b) if b else math.inf  # against torch's value, as assert_close
+        print(f"Relative difference: {{rel:.3g}} (up to {{RTOL:g}} allowed)")
+    print()
+'''
+
+_FOOTER = '''
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ENGINE))
+'''
+
+_PROGRAM_ABOUT = """Runs f on the engine under test and on PyTorch float64 at one input point, and compares the
+output value and the gradient with respect to each input: |a - b| <= atol + rtol * max(|a|, |b|),
+non-finite values by class (nan, +inf, -inf). Exits 1 while they disagree, 0 once they agree."""
+
+_PROGRAM = '''
+
+{f}
 
 
 def real(x, what):
@@ -336,20 +415,81 @@ def main(spec):
     names = ["value of the output"] + [f"gradient of the output with respect to x{{i}}" for i in range(len(xs))]
     bad = [(name, a, b) for name, a, b in zip(names, got, want) if not close(a, b)]
     for name, a, b in bad:
-        print(("Values" if name.startswith("value") else "Gradients") + " are not close!\\n")
-        print(f"Mismatched {{name}}, at {{at}}")
-        print(f"micrograd={{a!r}}  torch={{b!r}}")
-        if math.isfinite(a) and math.isfinite(b):
-            print(f"Absolute difference: {{abs(a - b):.3g}} (up to {{ATOL:g}} allowed)")
-            rel = abs(a - b) / abs(b) if b else math.inf  # against torch's value, as assert_close
-            print(f"Relative difference: {{rel:.3g}} (up to {{RTOL:g}} allowed)")
-        print()
+        print_mismatch("Values" if name.startswith("value") else "Gradients", f"{{name}}, at {{at}}", a, b)
     if bad:
         return 1
     print(f"OK: {{spec}} agrees with torch float64 at {{at}}")
     return 0
+'''
+
+_MLP_ABOUT = """Builds the MLP of SPEC from the engine's Value (per neuron, plain + and * and the activation
+method; the last layer linear) and as torch.nn.Linear layers in float64 with the same weights, and
+trains both for STEPS SGD steps, comparing at every step the outputs, the loss and the gradient of
+every parameter: |a - b| <= atol + rtol * max(|a|, |b|), non-finite values by class (nan, +inf,
+-inf). Training that diverges to non-finite values ends the comparison. Exits 1 while they
+disagree, 0 once they agree."""
+
+# Not formatted: {shared} is replaced by the oracle's own functions (see mlp_reproducer_source).
+_MLP = '''
+
+{shared}
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ENGINE))
+def engine_step(params, flat):
+    """Forward and backward on the engine: outputs, loss and parameter gradients as one list."""
+    outs, loss = engine_loss(SPEC, params)
+    for p in flat:
+        p.grad = 0.0
+    loss.backward()
+    return [float(o.data) for row in outs for o in row] + [float(loss.data)] + [float(p.grad) for p in flat]
+
+
+def first_mismatch(got, want):
+    return next((i for i, (a, b) in enumerate(zip(got, want)) if not close(a, b)), None)
+
+
+def main(spec):
+    Engine = load_engine(spec)
+    layers = torch_model(SPEC)
+    tparams = _torch_params(layers)
+    step = 0
+    try:  # the engine under test may raise anything; torch, on these floats, does not
+        params = engine_model(SPEC, Engine)
+        flat = [p for layer in params for ws, b in layer for p in ws + [b]]
+        for step in range(STEPS + 1):
+            got = engine_step(params, flat)
+            tout, want = _torch_step(SPEC, layers, tparams)
+            if step > 0 and not all(math.isfinite(v) for v in got + want):
+                # Training diverged: a batched matmul then multiplies zeros by infinities that a
+                # scalar graph never forms, so from here on the two differ by construction.
+                print(f"OK: {spec} agrees with torch float64 until training diverges at SGD step {step}")
+                return 0
+            i = first_mismatch(got, want)
+            if i is not None and step > 0:
+                # As the oracle does: re-check the step from the engine's own parameters, so that
+                # float64 noise amplified by training is not taken for a wrong step.
+                with torch.no_grad():
+                    for (t, ix), p in zip(tparams, flat):
+                        t[ix] = float(p.data)
+                tout, want = _torch_step(SPEC, layers, tparams)
+                i = first_mismatch(got, want)
+            if i is not None:
+                n_out = tout.numel()
+                head, name = (("Outputs", f"output {i}") if i < n_out else ("Losses", "loss") if i == n_out
+                              else ("Gradients", f"gradient of parameter {i - n_out - 1}"))
+                print_mismatch(head, name + (f" after SGD step {step}" if step else ""), got[i], want[i])
+                return 1
+            if step == STEPS:
+                break
+            for p in flat:  # one SGD step on both sides
+                p.data = p.data - SPEC.lr * p.grad
+            with torch.no_grad():
+                for lin in layers:
+                    for t in (lin.weight, lin.bias):
+                        t -= SPEC.lr * t.grad
+    except Exception as e:
+        print(f"The engine failed: {type(e).__name__}: {e}\\nat SGD step {step}")
+        return 1
+    print(f"OK: {spec} agrees with torch float64 through {STEPS} SGD steps")
+    return 0
 '''

@@ -1,6 +1,8 @@
 """The finding store: a JSON case and a standalone reproducer per signature, deduplicated, written
 atomically (racing writers, kill -9); the reproducer exits 1 while the bug is there and 0 once fixed."""
 import concurrent.futures
+import inspect
+import io
 import json
 import os
 import pathlib
@@ -11,13 +13,16 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import redirect_stdout
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.check import Finding, check_program  # noqa: E402
-from oracle.findings import STALE_SECONDS, FindingStore, load_case, reproducer_source  # noqa: E402
+from oracle.findings import STALE_SECONDS, FindingStore, load_case, mlp_reproducer_source, reproducer_source  # noqa: E402
+from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_forward  # noqa: E402
 from oracle.mutants import mutant_engine  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 
@@ -98,6 +103,68 @@ def test_same_signature_is_recorded_once(tmp_path):
     assert first.name == "value-tanh.json" and store.recorded() == ["value-tanh"]
 
 
+# MLP(2, [2, 1]) with tanh: the planted 1 - t in tanh's derivative shows in the first layer's gradients.
+TANH_MLP = MLPSpec(nin=2, widths=(2, 1), act="tanh", loss="mse",
+                   weights=((((0.5, -0.3), 0.1), ((0.8, 0.2), 0.0)), (((0.7, -0.4), 0.05),)),
+                   X=((1.0, -0.5), (0.25, 2.0), (0.0, -1.5)), y=(0.3, -0.2, 0.9), lr=0.05)
+TANH_GRAD = "oracle.mutants:tanh_grad"
+
+
+def tanh_grad_mlp_finding():
+    """mutant tanh_grad's bug, as check_mlp reports it on TANH_MLP."""
+    return check_mlp(TANH_MLP, mutant_engine("tanh_grad"), steps=2).findings[0]
+
+
+def test_record_mlp_writes_a_reproducer_that_fails_until_the_engine_is_fixed(tmp_path):
+    finding = tanh_grad_mlp_finding()
+    path = FindingStore(tmp_path / "findings").record_mlp(finding, {"seed": 5, "engine": TANH_GRAD})
+    assert path == tmp_path / "findings" / f"{finding.signature}.json"
+    case = json.loads(path.read_text())
+    assert case["kind"] == "mlp-grad" and case["seed"] == 5 and case["engine"] == TANH_GRAD
+    assert MLPSpec.from_json(case["mlp"]) == TANH_MLP and case["steps"] == finding.step
+    assert case["reproducer_fails"] is True and "Gradients are not close!" in case["message"]
+
+    bug = run_script(path.with_suffix(".py"), cwd=tmp_path)  # from elsewhere: the engine is not pip-installed
+    assert bug.returncode == 1, bug.stderr
+    assert f"Gradients are not close!\n\nMismatched {finding.where}\n" in bug.stdout
+    assert f"micrograd={finding.engine!r}  torch={finding.torch!r}" in bug.stdout
+    assert "Absolute difference:" in bug.stdout and "(up to 1e-11 allowed)" in bug.stdout
+    fixed = run_script(path.with_suffix(".py"), "micrograd.engine:Value", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_mlp_reproducer_trains_with_the_oracles_own_neuron_code_and_does_not_import_the_oracle(tmp_path):
+    finding = MLPFinding("train", TANH_MLP, "loss", step=3)  # as if step 3 had failed: train 3 steps
+    source = mlp_reproducer_source(TANH_MLP, finding.step, "micrograd.engine:Value", finding)
+    assert inspect.getsource(engine_forward) in source and "STEPS = 3" in source
+    assert "import oracle" not in source and "from oracle" not in source
+    script = tmp_path / "repro.py"
+    script.write_text(source)
+    done = run_script(script, cwd=tmp_path)
+    assert done.returncode == 0 and "through 3 SGD steps" in done.stdout, done.stdout + done.stderr
+
+
+def test_same_mlp_signature_is_recorded_once(tmp_path):
+    store = FindingStore(tmp_path, verify=False)
+    finding = tanh_grad_mlp_finding()
+    assert store.record_mlp(finding, {"seed": 1}).name == f"{finding.signature}.json"
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == [f"{finding.signature}.json", f"{finding.signature}.py"]
+    assert store.record_mlp(finding, {"seed": 2}) is None
+    assert FindingStore(tmp_path, verify=False).record_mlp(finding, {"seed": 3}) is None
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_replay_of_a_recorded_mlp_finding_fails_on_the_mutant_and_passes_on_micrograd(tmp_path):
+    path = FindingStore(tmp_path, verify=False).record_mlp(tanh_grad_mlp_finding(), {"engine": TANH_GRAD})
+    for args, want in (([], 1), (["--engine", "micrograd.engine:Value"], 0)):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = oracle_main(["fuzz", "--replay", str(path), *args])
+        assert code == want, out.getvalue()
+    assert "fixed" in out.getvalue()
+
+
 def test_load_case_round_trips_exactly(tmp_path):
     program = Program(3, (Instr("add", (0, 1)), Instr("mul_c", (3,), -0.0), Instr("rsub_c", (2,), 0.1),
                           Instr("pow_int", (5,), -3), Instr("add", (4, 6))))
@@ -174,7 +241,9 @@ def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE, text=True)
              for i in range(4)]
     assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 4
-    go.write_text(str(time.time() + 0.2))
+    ready = tmp_path / "go.tmp"
+    ready.write_text(str(time.time() + 0.2))
+    os.replace(ready, go)  # atomically: a child never reads a half-written go
     outcomes = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert sorted(outcomes) == ["lost"] * 3 + ["won"]
     assert_complete_and_consistent(out, orphans_allowed=0)

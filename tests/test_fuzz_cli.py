@@ -142,6 +142,18 @@ def test_replay_exits_1_while_the_bug_is_there_and_0_on_a_correct_engine(mutant_
     assert code == 0 and "fixed" in out, out + err
 
 
+def test_an_mlp_finding_is_saved_with_a_failing_reproducer_and_replays(tmp_path):
+    code, out, err, summary = fuzz(tmp_path, "--engine", "oracle.mutants:tanh_grad", "--kind", "mlp", "--cases", 30,
+                                   "--max-findings", 1)
+    assert code == 1, out + err
+    saved = summary["finding_files"][0]
+    assert saved["kind"] == "mlp-grad" and saved["ops"] is None
+    json_path = pathlib.Path(saved["path"])
+    assert json_path.with_suffix(".py").exists() and json.loads(json_path.read_text())["reproducer_fails"] is True
+    code, out, err = oracle_here("fuzz", "--replay", json_path)
+    assert code == 1 and f"still failing ({saved['signature']})" in out, out + err
+
+
 def test_planted_bug_is_found_reduced_and_written_as_a_runnable_reproducer(tmp_path):
     code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:WrongTanhGradValue",
                                    "--ops", "add,mul,tanh,add_c,mul_c", "--kind", "expr", "--cases", 100,
