@@ -291,7 +291,7 @@ def mlp_reproducer_source(spec, steps, engine_spec=DEFAULT_ENGINE, finding=None)
     from oracle import mlp  # torch: only a store that records an MLP finding imports it
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (
         mlp.engine_model, mlp.engine_forward, mlp.engine_loss, mlp.torch_model, mlp.torch_loss, mlp._torch_step,
-        mlp._torch_params))
+        mlp._torch_params, mlp.sgd_step, mlp.resync))
     return _script(what, _MLP_ABOUT, engine_spec, ("json", "types"), data, _MLP.replace("{shared}", shared))
 
 
@@ -468,9 +468,7 @@ def main(spec):
             if i is not None and step > 0:
                 # As the oracle does: re-check the step from the engine's own parameters, so that
                 # float64 noise amplified by training is not taken for a wrong step.
-                with torch.no_grad():
-                    for (t, ix), p in zip(tparams, flat):
-                        t[ix] = float(p.data)
+                resync(tparams, flat)
                 tout, want = _torch_step(SPEC, layers, tparams)
                 i = first_mismatch(got, want)
             if i is not None:
@@ -481,12 +479,7 @@ def main(spec):
                 return 1
             if step == STEPS:
                 break
-            for p in flat:  # one SGD step on both sides
-                p.data = p.data - SPEC.lr * p.grad
-            with torch.no_grad():
-                for lin in layers:
-                    for t in (lin.weight, lin.bias):
-                        t -= SPEC.lr * t.grad
+            sgd_step(SPEC.lr, flat, layers)
     except Exception as e:
         print(f"The engine failed: {type(e).__name__}: {e}\\nat SGD step {step}")
         return 1

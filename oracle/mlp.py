@@ -219,9 +219,7 @@ def check_mlp(spec, Engine, steps=0, report=None):
             # Training that diverges amplifies float64 noise step by step (torch sums in another
             # order), so re-check the step from the engine's own parameters, as a program's node
             # is re-checked from its own operands: a wrong step still fails, inherited noise does not.
-            with torch.no_grad():
-                for (t, ix), p in zip(tparams, flat):
-                    t[ix] = float(p.data)
+            resync(tparams, flat)
             tout, want = _torch_step(spec, layers, tparams)
             ok = close(got, want)
             report.noise += bool(ok.all())
@@ -234,10 +232,22 @@ def check_mlp(spec, Engine, steps=0, report=None):
             return report
         if step == steps:
             break
-        for p in flat:  # one SGD step on both sides
-            p.data = p.data - spec.lr * p.grad
-        with torch.no_grad():
-            for lin in layers:
-                for t in (lin.weight, lin.bias):
-                    t -= spec.lr * t.grad
+        sgd_step(spec.lr, flat, layers)
     return report
+
+
+def sgd_step(lr, flat, layers):
+    """One SGD step on both sides: the engine's parameters and the torch twin's."""
+    for p in flat:
+        p.data = p.data - lr * p.grad
+    with torch.no_grad():
+        for lin in layers:
+            for t in (lin.weight, lin.bias):
+                t -= lr * t.grad
+
+
+def resync(tparams, flat):
+    """Copy the engine's parameters into the torch twin."""
+    with torch.no_grad():
+        for (t, ix), p in zip(tparams, flat):
+            t[ix] = float(p.data)
