@@ -5,10 +5,12 @@ import sys
 
 import pytest
 
-from micrograd.engine import Value
-from oracle import mutants
-from oracle.mutants import MUTANTS, PATCHES, engine_source, mutant_engine, mutant_source
-from oracle.probe import load_engine
+pytest.importorskip("mpmath", reason="the oracle needs its extra: pip install -e '.[oracle]'")
+
+from micrograd.engine import Value  # noqa: E402
+from oracle import mutants  # noqa: E402
+from oracle.mutants import MUTANTS, PATCHES, engine_source, mutant_engine, mutant_source  # noqa: E402
+from oracle.probe import load_engine  # noqa: E402
 
 
 def breadth_first_trap(a):  # t feeds the output directly and, two ops deeper, through u
