@@ -450,7 +450,7 @@ def first_mismatch(got, want):
 
 def main(spec):
     Engine = load_engine(spec)
-    layers = torch_model(SPEC)
+    layers = torch_model(SPEC.weights)
     tparams = _torch_params(layers)
     step = 0
     try:  # the engine under test may raise anything; torch, on these floats, does not

@@ -106,9 +106,10 @@ def engine_loss(spec, params):
     return outs, total * (1.0 / len(terms))
 
 
-def torch_model(spec):
+def torch_model(weights):
+    """float64 torch.nn.Linear layers holding `weights`: per layer, per neuron, (weights, bias)."""
     layers = []
-    for layer in spec.weights:
+    for layer in weights:
         lin = torch.nn.Linear(len(layer[0][0]), len(layer), dtype=torch.float64)
         with torch.no_grad():
             lin.weight.copy_(torch.tensor([ws for ws, _ in layer], dtype=torch.float64))
@@ -191,7 +192,7 @@ def check_mlp(spec, Engine, steps=0, report=None):
     else:
         params = engine_model(spec, Engine)
         flat = [p for layer in params for ws, b in layer for p in ws + [b]]
-    layers = torch_model(spec)
+    layers = torch_model(spec.weights)
     tparams = _torch_params(layers)
     for step in range(steps + 1):
         try:

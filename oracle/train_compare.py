@@ -112,16 +112,8 @@ def rel_diff(a, b):
 
 def torch_twin(model):
     """float64 torch.nn.Linear layers holding a copy of micrograd's weights: row j is neuron j."""
-    import torch
-
-    layers = []
-    for layer in model.layers:
-        lin = torch.nn.Linear(len(layer.neurons[0].w), len(layer.neurons), dtype=torch.float64)
-        with torch.no_grad():
-            lin.weight.copy_(torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64))
-            lin.bias.copy_(torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64))
-        layers.append(lin)
-    return layers
+    from oracle.mlp import torch_model  # imports torch: only once training starts
+    return torch_model([[([w.data for w in n.w], n.b.data) for n in layer.neurons] for layer in model.layers])
 
 
 def torch_forward(cfg, layers, X):
