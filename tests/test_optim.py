@@ -57,6 +57,16 @@ def pair(torch, config, init):
     return values, cls(values, **hyper), tensors, getattr(torch.optim, torch_name)(tensors, foreach=False, **hyper)
 
 
+def step_with_the_same_gradients(torch, rng, values, optimizer, tensors, torch_optimizer):
+    """One step on both engines, after giving both the same random gradients (over six orders of
+    magnitude), so only the optimizers' arithmetic can differ."""
+    for v, t in zip(values, tensors, strict=True):
+        v.grad = rng.uniform(-3, 3) * 10.0 ** rng.randint(-3, 2)
+        t.grad = torch.tensor(v.grad, dtype=torch.float64)
+    optimizer.step()
+    torch_optimizer.step()
+
+
 def assert_params_close(values, tensors, step):
     for i, (v, t) in enumerate(zip(values, tensors, strict=True)):
         a, b = v.data, t.item()
@@ -83,17 +93,11 @@ def test_training_matches_torch_optim_every_step(function, config):
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_updates_match_torch_given_the_same_gradients(config):
-    # Both sides get the very same gradients, drawn at random over six orders of magnitude,
-    # so only the optimizers' arithmetic can differ.
     torch = pytest.importorskip("torch")
     rng = random.Random(config)
     values, optimizer, tensors, torch_optimizer = pair(torch, config, [rng.uniform(-1, 1) for _ in range(6)])
     for step in range(1, STEPS + 1):
-        for v, t in zip(values, tensors, strict=True):
-            v.grad = rng.uniform(-3, 3) * 10.0 ** rng.randint(-3, 2)
-            t.grad = torch.tensor(v.grad, dtype=torch.float64)
-        optimizer.step()
-        torch_optimizer.step()
+        step_with_the_same_gradients(torch, rng, values, optimizer, tensors, torch_optimizer)
         assert_params_close(values, tensors, step)
 
 
@@ -116,11 +120,7 @@ def test_sgd_updates_match_torch_to_the_bit(config):
     rng = random.Random(config)
     values, optimizer, tensors, torch_optimizer = pair(torch, config, [rng.uniform(-1, 1) for _ in range(6)])
     for _ in range(STEPS):
-        for v, t in zip(values, tensors, strict=True):
-            v.grad = rng.uniform(-3, 3) * 10.0 ** rng.randint(-3, 2)
-            t.grad = torch.tensor(v.grad, dtype=torch.float64)
-        optimizer.step()
-        torch_optimizer.step()
+        step_with_the_same_gradients(torch, rng, values, optimizer, tensors, torch_optimizer)
         assert [v.data for v in values] == [t.item() for t in tensors]
 
 
@@ -133,11 +133,7 @@ def test_adam_updates_match_torch_within_a_few_ulps():
     rng = random.Random(0)
     values, optimizer, tensors, torch_optimizer = pair(torch, 'adam', [rng.uniform(-1, 1) for _ in range(6)])
     for _ in range(STEPS):
-        for v, t in zip(values, tensors, strict=True):
-            v.grad = rng.uniform(-3, 3) * 10.0 ** rng.randint(-3, 2)
-            t.grad = torch.tensor(v.grad, dtype=torch.float64)
-        optimizer.step()
-        torch_optimizer.step()
+        step_with_the_same_gradients(torch, rng, values, optimizer, tensors, torch_optimizer)
         for v, t in zip(values, tensors, strict=True):
             assert abs(v.data - t.item()) <= 4 * math.ulp(t.item())
         state = [torch_optimizer.state[t] for t in tensors]  # the moments see only the gradients: exact
