@@ -12,10 +12,10 @@ import importlib
 import sys
 
 COMMANDS = {  # command -> (module, one-line help)
-    "fuzz": ("oracle.fuzz", "run a fuzz campaign against an engine (default: micrograd)"),
-    "selftest": ("oracle.selftest", "plant mutants in copies of micrograd and check the fuzzer finds each"),
-    "compare": ("oracle.compare", "run a micrograd program in micrograd and PyTorch side by side"),
-    "train-compare": ("oracle.train_compare", "train an MLP in micrograd and PyTorch from the same weights"),
+    "fuzz": ("oracle.fuzz.command", "run a fuzz campaign against an engine (default: micrograd)"),
+    "selftest": ("oracle.fuzz.selftest", "plant mutants in copies of micrograd and check the fuzzer finds each"),
+    "compare": ("oracle.teach.compare", "run a micrograd program in micrograd and PyTorch side by side"),
+    "train-compare": ("oracle.teach.train_compare", "train an MLP in micrograd and PyTorch from the same weights"),
 }
 
 

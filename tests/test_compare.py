@@ -18,8 +18,8 @@ torch = pytest.importorskip("torch")
 
 from micrograd.engine import Value  # noqa: E402
 from micrograd.viz import HIGHLIGHT_COLOR  # noqa: E402
-from oracle import compare as C  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
+from oracle.teach import compare as C  # noqa: E402
 from tests.graphs import NEURON as NEURON_FILE  # noqa: E402
 from tests.graphs import README_EXAMPLE  # noqa: E402
 

@@ -21,9 +21,9 @@ torch = pytest.importorskip("torch")
 
 from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.check import Finding, check_program  # noqa: E402
-from oracle.findings import STALE_SECONDS, FindingStore, load_case, mlp_reproducer_source, reproducer_source  # noqa: E402
+from oracle.fuzz.mutants import mutant_engine  # noqa: E402
+from oracle.fuzz.store import STALE_SECONDS, FindingStore, load_case, mlp_reproducer_source, reproducer_source  # noqa: E402
 from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_forward  # noqa: E402
-from oracle.mutants import mutant_engine  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 
 REPO = str(pathlib.Path(__file__).resolve().parents[1])
@@ -53,11 +53,12 @@ def bits(xs):
 def test_record_writes_case_and_a_reproducer_that_fails_until_the_engine_is_fixed(tmp_path):
     finding = mul_grad_finding()
     store = FindingStore(tmp_path / "findings")
-    path = store.record(finding, MUL, finding.point, {"seed": 7, "engine": "oracle.mutants:mul_grad", "strict": True})
+    meta = {"seed": 7, "engine": "oracle.fuzz.mutants:mul_grad", "strict": True}
+    path = store.record(finding, MUL, finding.point, meta)
     assert path == tmp_path / "findings" / f"{finding.signature}.json"
     script = path.with_suffix(".py")
     case = json.loads(path.read_text())
-    assert case["kind"] == "grad" and case["seed"] == 7 and case["engine"] == "oracle.mutants:mul_grad"
+    assert case["kind"] == "grad" and case["seed"] == 7 and case["engine"] == "oracle.fuzz.mutants:mul_grad"
     assert case["strict"] is True and case["created"] and case["reproducer_fails"] is True
     assert "Gradients are not close!" in case["message"]
 
@@ -88,7 +89,8 @@ def test_reproducer_fails_is_false_when_the_output_hides_the_bug(tmp_path):
     # float32 rounding of x0 * 0.1, then multiplied by 0: the output and its gradient are exact again.
     program = Program(1, (Instr("mul_c", (0,), 0.1), Instr("mul_c", (1,), 0.0)))
     finding = check_program(program, [[1.0]], mutant_engine("float32_data")).findings[0]
-    path = FindingStore(tmp_path).record(finding, program, finding.point, {"engine": "oracle.mutants:float32_data"})
+    meta = {"engine": "oracle.fuzz.mutants:float32_data"}
+    path = FindingStore(tmp_path).record(finding, program, finding.point, meta)
     assert json.loads(path.read_text())["reproducer_fails"] is False
 
 
@@ -107,7 +109,7 @@ def test_same_signature_is_recorded_once(tmp_path):
 TANH_MLP = MLPSpec(nin=2, widths=(2, 1), act="tanh", loss="mse",
                    weights=((((0.5, -0.3), 0.1), ((0.8, 0.2), 0.0)), (((0.7, -0.4), 0.05),)),
                    X=((1.0, -0.5), (0.25, 2.0), (0.0, -1.5)), y=(0.3, -0.2, 0.9), lr=0.05)
-TANH_GRAD = "oracle.mutants:tanh_grad"
+TANH_GRAD = "oracle.fuzz.mutants:tanh_grad"
 
 
 def tanh_grad_mlp_finding():
@@ -224,7 +226,7 @@ def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
         import pathlib, sys, time
         sys.path.insert(0, {REPO!r})
         from oracle.check import Finding
-        from oracle.findings import FindingStore
+        from oracle.fuzz.store import FindingStore
         from oracle.program import Instr, Program
         i, go = int(sys.argv[1]), pathlib.Path({str(go)!r})
         store = FindingStore({str(out)!r}, verify=False)
@@ -252,7 +254,7 @@ def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
 KILLED_WRITER = """
 import itertools, os, sys, time
 sys.path.insert(0, {repo!r})
-from oracle import findings
+from oracle.fuzz import store as findings
 from oracle.check import Finding
 from oracle.program import Instr, Program
 

@@ -18,8 +18,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from oracle import cases  # noqa: E402
 from oracle.__main__ import main as oracle_main  # noqa: E402
+from oracle.fuzz import cases  # noqa: E402
 from oracle.generate import ALL_OPS  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_bad_usage_exits_2_with_a_one_line_reason(args):
 
 
 def test_kind_choices_are_the_case_kinds_and_all():
-    from oracle.fuzz import KIND_CHOICES  # spelled out there, so that bad usage fails before torch loads
+    from oracle.fuzz.command import KIND_CHOICES  # spelled out there, so that bad usage fails before torch loads
     assert KIND_CHOICES == (*cases.KINDS, "all")
 
 
@@ -119,7 +119,7 @@ def test_a_case_is_a_function_of_the_seed_and_its_index_alone():
 def mutant_finding(tmp_path_factory):
     """A campaign against a mutant (tanh's derivative is 1 - t): its exit code and saved finding."""
     tmp = tmp_path_factory.mktemp("mutant")
-    code, out, err, summary = fuzz(tmp, "--engine", "oracle.mutants:tanh_grad", "--kind", "expr", "--cases", 200,
+    code, out, err, summary = fuzz(tmp, "--engine", "oracle.fuzz.mutants:tanh_grad", "--kind", "expr", "--cases", 200,
                                    "--max-findings", 1)
     return code, out + err, summary
 
@@ -143,8 +143,8 @@ def test_replay_exits_1_while_the_bug_is_there_and_0_on_a_correct_engine(mutant_
 
 
 def test_an_mlp_finding_is_saved_with_a_failing_reproducer_and_replays(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "oracle.mutants:tanh_grad", "--kind", "mlp", "--cases", 30,
-                                   "--max-findings", 1)
+    code, out, err, summary = fuzz(tmp_path, "--engine", "oracle.fuzz.mutants:tanh_grad", "--kind", "mlp",
+                                   "--cases", 30, "--max-findings", 1)
     assert code == 1, out + err
     saved = summary["finding_files"][0]
     assert saved["kind"] == "mlp-grad" and saved["ops"] is None

@@ -1,5 +1,5 @@
 """The selftest's mutants: every patch still applies to micrograd/engine.py, every mutant is a real
-bug that a small Value-level case shows, and `oracle.mutants:<name>` is an engine spec like any other."""
+bug that a small Value-level case shows, and `oracle.fuzz.mutants:<name>` is an engine spec like any other."""
 import subprocess
 import sys
 
@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("mpmath", reason="the oracle needs its extra: pip install -e '.[oracle]'")
 
 from micrograd.engine import Value  # noqa: E402
-from oracle import mutants  # noqa: E402
-from oracle.mutants import MUTANTS, PATCHES, engine_source, mutant_engine, mutant_source  # noqa: E402
-from oracle.probe import load_engine  # noqa: E402
+from oracle.fuzz import mutants  # noqa: E402
+from oracle.fuzz.mutants import MUTANTS, PATCHES, engine_source, mutant_engine, mutant_source  # noqa: E402
+from oracle.fuzz.probe import load_engine  # noqa: E402
 
 
 def breadth_first_trap(a):  # t feeds the output directly and, two ops deeper, through u
@@ -101,13 +101,13 @@ def test_mutant_agrees_with_micrograd_where_its_bug_does_not_reach(name):
 
 def test_mutant_spec_loads_through_probe_and_is_one_class():
     for name in MUTANTS:
-        Engine = load_engine(f"oracle.mutants:{name}")
+        Engine = load_engine(f"oracle.fuzz.mutants:{name}")
         assert Engine is mutant_engine(name) is getattr(mutants, name)
         assert Engine is not Value and Engine.__qualname__ == name
 
 
 def test_mutant_spec_loads_in_a_fresh_process():
-    code = ("from oracle.probe import load_engine; V = load_engine('oracle.mutants:mul_grad'); "
+    code = ("from oracle.fuzz.probe import load_engine; V = load_engine('oracle.fuzz.mutants:mul_grad'); "
             "a, b = V(2.0), V(3.0); (a * b).backward(); print(a.grad)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("mpmath", reason="the oracle needs its extra: pip install -e '.[oracle]'")
 
 from micrograd.engine import Value  # noqa: E402
+from oracle.fuzz.probe import EngineSpecError, load_engine, probe_ops, supported_ops  # noqa: E402
 from oracle.generate import ALL_OPS  # noqa: E402
-from oracle.probe import EngineSpecError, load_engine, probe_ops, supported_ops  # noqa: E402
 from tests.engines import Value010  # noqa: E402
 
 BASE = ("add", "sub", "mul", "div", "add_c", "radd_c", "sub_c", "rsub_c", "mul_c", "rmul_c", "div_c", "rdiv_c",

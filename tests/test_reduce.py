@@ -13,11 +13,11 @@ from hypothesis import strategies as st  # noqa: E402
 
 from oracle import strategies  # noqa: E402
 from oracle.check import check_program  # noqa: E402
+from oracle.fuzz.mutants import mutant_engine  # noqa: E402
+from oracle.fuzz.reduce import reduce_case  # noqa: E402
 from oracle.generate import GenConfig, random_inputs, random_program  # noqa: E402
-from oracle.mutants import mutant_engine  # noqa: E402
 from oracle.ops import OPS  # noqa: E402
 from oracle.program import Instr, Program, evaluate  # noqa: E402
-from oracle.reduce import reduce_case  # noqa: E402
 
 
 def same_way(Engine, finding):

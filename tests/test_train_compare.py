@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from micrograd import losses  # noqa: E402
-from oracle import train_compare as T  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
+from oracle.teach import train_compare as T  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

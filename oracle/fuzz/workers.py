@@ -15,11 +15,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from oracle.cases import CaseResult, build_case, run_case, stuck_finding
 from oracle.check import Finding
-from oracle.forkserver import context
-from oracle.shrink import UNREDUCED, reduce_finding
-from oracle.timeouts import TIMEOUT, CaseTimeout, time_limit
+from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
+from oracle.fuzz.forkserver import context
+from oracle.fuzz.shrink import UNREDUCED, reduce_finding
+from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 
 
 @dataclass
@@ -69,7 +69,7 @@ def _worker_main(conn, progress, engine, ops, strict, timeout, reduce_seconds):
     try:
         import torch
         torch.set_num_threads(1)  # one core per worker: intra-op threads only contend at this size
-        from oracle.probe import load_engine
+        from oracle.fuzz.probe import load_engine
         job = Job(load_engine(engine), ops, strict, timeout, reduce_seconds)
     except BaseException as e:
         conn.send(("error", f"{type(e).__name__}: {e}"))
@@ -188,7 +188,7 @@ class Worker:
 def _probe_main(conn, engine):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        from oracle.probe import load_engine, supported_ops
+        from oracle.fuzz.probe import load_engine, supported_ops
         conn.send(("started",))
         conn.send(("ops", supported_ops(load_engine(engine))))
     except BaseException as e:  # a probe that fails is "not known": no traceback on the user's terminal

@@ -5,7 +5,7 @@ micrograd/engine.py, executed into a fresh module namespace. The old text must o
 so an edit of the engine that breaks a patch fails loudly (tests/test_mutants.py applies them all)
 instead of silently planting nothing.
 
-The spec `oracle.mutants:<name>` names a mutant's Value class: the module-level `__getattr__` builds
+The spec `oracle.fuzz.mutants:<name>` names a mutant's Value class: the module-level `__getattr__` builds
 it on first use, in any process, so a mutant is an engine spec like any other.
 """
 import functools

@@ -17,12 +17,12 @@ import re
 import sys
 import time
 
-from oracle import forkserver
+from oracle.fuzz import forkserver
+from oracle.fuzz.probe import DEFAULT_ENGINE, EngineSpecError, load_engine, supported_ops
+from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.ops import OPS
-from oracle.probe import DEFAULT_ENGINE, EngineSpecError, load_engine, supported_ops
-from oracle.timeouts import TIMEOUT, CaseTimeout, time_limit
 
-# cases.KINDS and all, spelled out here: importing oracle.cases imports torch, and bad usage fails fast.
+# cases.KINDS and all, spelled out here: importing oracle.fuzz.cases imports torch, and bad usage fails fast.
 KIND_CHOICES = ("expr", "deep", "mlp", "train", "all")
 PLAIN_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
 
@@ -158,7 +158,7 @@ def _main(args):
         # The forkserver imports torch (~2 s); starting it now overlaps that with this process's
         # own imports instead of adding the two.
         forkserver.context()
-    from oracle import campaign, cases  # imports torch: after the cheap checks, so bad usage fails fast
+    from oracle.fuzz import campaign, cases  # imports torch: after the cheap checks, so bad usage fails fast
     seed = args.seed if args.seed is not None else campaign.default_seed()
     seconds = args.seconds if args.seconds or args.cases else 60.0
     strict = args.strict or cases.is_micrograd(Engine)
@@ -199,7 +199,7 @@ def _probe(spec, Engine, args):
     """The ops the engine supports. Probing runs the engine, which may hang or crash: with workers,
     in a process of its own; in this process, under the case timeout."""
     if args.workers > 0:
-        from oracle.workers import probe_isolated
+        from oracle.fuzz.workers import probe_isolated
         supported = probe_isolated(spec, args.timeout)
     else:
         try:
@@ -233,8 +233,8 @@ def replay(args):
         raise UsageError(f"{path}: not a finding")
     spec = args.engine or saved.get("engine") or DEFAULT_ENGINE
     Engine = _load(spec)
-    from oracle.cases import is_micrograd  # torch, after the cheap checks
     from oracle.check import check_program
+    from oracle.fuzz.cases import is_micrograd  # torch, after the cheap checks
     from oracle.mlp import MLPSpec, check_mlp
     strict = args.strict or bool(saved.get("strict")) or is_micrograd(Engine)
     if "mlp" in saved:
@@ -248,7 +248,7 @@ def replay(args):
         def check():
             return check_mlp(mlp, Engine, steps=steps)
     else:
-        from oracle.findings import load_case
+        from oracle.fuzz.store import load_case
         try:
             program, point, _ = load_case(path)
         except ValueError as e:

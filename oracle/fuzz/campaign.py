@@ -8,7 +8,7 @@ running case recorded as a finding of kind "crash" or "timeout", and the cases q
 run again in a new worker.
 
 A finding with a signature not seen before is reduced in the worker that found it (see
-`oracle.shrink`) and saved by this process through `findings.FindingStore`: a .json case and a
+`oracle.fuzz.shrink`) and saved by this process through `store.FindingStore`: a .json case and a
 runnable .py reproducer, for a program finding and for an MLP finding alike.
 """
 import multiprocessing.connection
@@ -18,11 +18,11 @@ from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from oracle.cases import CaseResult, case_kind, case_seed, kind_mix, plan, stuck_finding
+from oracle.fuzz.cases import CaseResult, case_kind, case_seed, kind_mix, plan, stuck_finding
+from oracle.fuzz.shrink import REDUCE_SECONDS
+from oracle.fuzz.timeouts import TIMEOUT
+from oracle.fuzz.workers import Job, Worker, work
 from oracle.mlp import MLPFinding
-from oracle.shrink import REDUCE_SECONDS
-from oracle.timeouts import TIMEOUT
-from oracle.workers import Job, Worker, work
 
 BATCH = 8  # cases sent to a worker per message
 IN_FLIGHT = 4 * BATCH  # cases queued per worker: enough for a worker to outlast the parent's nap
@@ -159,7 +159,7 @@ class Campaign:
         meta = {"engine": self.cfg.engine, "seed": self.cfg.seed, "case": found.case, "case_seed": cseed,
                 "case_kind": case_kind(cseed, self.mix), "shard": "/".join(map(str, self.cfg.shard)),
                 "strict": self.cfg.strict, "signature": sig, "ops": list(self.cfg.ops)}
-        from oracle.findings import FindingStore  # only a campaign that finds something writes
+        from oracle.fuzz.store import FindingStore  # only a campaign that finds something writes
         # The store runs each reproducer once to confirm it fails; not one that hangs or crashes.
         verify = finding.kind not in ("timeout", "crash")
         if verify not in self._stores:

@@ -147,7 +147,7 @@ class CaseResult:
 def is_micrograd(Engine):
     """micrograd's Value and its mutants promise torch's results at singular points too: always strict."""
     from micrograd.engine import Value
-    return Engine is Value or getattr(Engine, "__module__", "") == "oracle.mutants"
+    return Engine is Value or getattr(Engine, "__module__", "") == "oracle.fuzz.mutants"
 
 
 def run_case(cseed, kind, Engine, ops, strict):

@@ -24,7 +24,7 @@ import time
 import uuid
 
 from oracle.check import ATOL, RTOL
-from oracle.probe import DEFAULT_ENGINE
+from oracle.fuzz.probe import DEFAULT_ENGINE
 from oracle.program import Program, float_from_json, float_json, float_source
 
 # A .py with no .json this much older than now was left by a writer killed between its two

@@ -1,4 +1,4 @@
-"""`python -m oracle selftest`: does the fuzzer find known bugs? Each mutant of `oracle.mutants` is
+"""`python -m oracle selftest`: does the fuzzer find known bugs? Each mutant of `oracle.fuzz.mutants` is
 micrograd with one planted bug; the fuzzer runs against each (in this process, one core, a fixed
 seed) until its first finding, and a table says which mutants were found, how fast, and how small
 the reduced reproducer is.
@@ -14,18 +14,18 @@ import sys
 import tempfile
 import time
 
-from oracle.fuzz import KIND_CHOICES, name_list, positive, write_json
+from oracle.fuzz.command import KIND_CHOICES, name_list, positive, write_json
 
 SEED = 1  # a fixed seed: the table is the same every run on the same code
 
 
 def _mutants(text):
-    from oracle.mutants import MUTANTS
+    from oracle.fuzz.mutants import MUTANTS
     return name_list(text, MUTANTS, "mutant")
 
 
 def configure(parser):
-    parser.description = ("Plant each known bug (oracle.mutants) in a copy of micrograd and check that the fuzzer "
+    parser.description = ("Plant each known bug (oracle.fuzz.mutants) in a copy of micrograd and check that the fuzzer "
                           "finds it: one mutant after another, in this process, each with its own budget. "
                           "Exit status: 0 every mutant found, 1 one missed, 2 bad usage.")
     parser.add_argument("--only", type=_mutants, metavar="NAME,...",
@@ -45,7 +45,7 @@ def configure(parser):
 
 
 def main(args):
-    from oracle.mutants import MUTANTS
+    from oracle.fuzz.mutants import MUTANTS
     if args.list:
         for name, description in MUTANTS.items():
             print(f"{name:<18} {description}")
@@ -69,11 +69,11 @@ def main(args):
 
 def run_mutant(name, seconds, out, seed=SEED, timeout=2.0, kind="expr"):
     """One campaign against mutant `name`, stopped at its first finding: a row of the table."""
-    from oracle import campaign
-    from oracle.mutants import MUTANTS, mutant_engine
-    from oracle.probe import supported_ops
+    from oracle.fuzz import campaign
+    from oracle.fuzz.mutants import MUTANTS, mutant_engine
+    from oracle.fuzz.probe import supported_ops
     Engine = mutant_engine(name)
-    config = campaign.Config(engine=f"oracle.mutants:{name}", ops=supported_ops(Engine), seed=seed, kind=kind,
+    config = campaign.Config(engine=f"oracle.fuzz.mutants:{name}", ops=supported_ops(Engine), seed=seed, kind=kind,
                              workers=0, strict=True, seconds=seconds, max_findings=1, out=out, timeout=timeout)
     start = time.monotonic()
     stats = campaign.Campaign(config, Engine).run()
@@ -126,6 +126,6 @@ def _print_table(rows, budget):
 
 if __name__ == "__main__":  # python -m oracle selftest is the usual way; this runs it directly
     from oracle.__main__ import Parser  # bad usage as one line, as under python -m oracle
-    parser = Parser(prog="python -m oracle.selftest")
+    parser = Parser(prog="python -m oracle.fuzz.selftest")
     configure(parser)
     sys.exit(main(parser.parse_args()))

@@ -13,8 +13,8 @@ import numpy as np
 
 from oracle.backends import EngineError, engine_run, torch_run
 from oracle.check import check_program, close
+from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.mlp import MLPFinding, check_mlp
-from oracle.timeouts import TIMEOUT, CaseTimeout, time_limit
 
 REDUCE_SECONDS = 10.0  # per new finding: the reducer's budget, after which the best case so far is kept
 # Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate, and a
@@ -50,7 +50,7 @@ def reduce_finding(finding, Engine, strict, timeout=TIMEOUT, budget=REDUCE_SECON
                 if f is not None:
                     spec, finding = smaller, f
         return finding, spec, None
-    from oracle import reduce  # the reducer is only needed once a bug is found
+    from oracle.fuzz import reduce  # the reducer is only needed once a bug is found
 
     # The saved reproducer compares what a user sees: the output's value and the inputs'
     # gradients. A wrong interior gradient can be masked on the way to the inputs (multiplied by

@@ -7,7 +7,7 @@ start the server before its own slow imports and overlap the two.
 import multiprocessing
 import multiprocessing.forkserver
 
-PRELOAD = ["oracle.workers"]  # the worker processes' code, and with it torch
+PRELOAD = ["oracle.fuzz.workers"]  # the worker processes' code, and with it torch
 
 
 def context():
