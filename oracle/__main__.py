@@ -7,9 +7,10 @@
 
 Each command's module has `configure(parser)` and `main(args) -> exit code`.
 """
-import argparse
 import importlib
 import sys
+
+from oracle.cli import Parser
 
 COMMANDS = {  # command -> (module, one-line help)
     "fuzz": ("oracle.fuzz.command", "run a fuzz campaign against an engine (default: micrograd)"),
@@ -17,14 +18,6 @@ COMMANDS = {  # command -> (module, one-line help)
     "compare": ("oracle.teach.compare", "run a micrograd program in micrograd and PyTorch side by side"),
     "train-compare": ("oracle.teach.train_compare", "train an MLP in micrograd and PyTorch from the same weights"),
 }
-
-
-class Parser(argparse.ArgumentParser):
-    """Bad usage is one line on stderr and exit code 2 (argparse would print the usage too).
-    Each command's parser is one of these: add_subparsers makes them of the parent's class."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def main(argv=None):

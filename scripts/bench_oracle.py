@@ -22,8 +22,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the chec
 
 import oracle.check  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
+from oracle.cli import write_json  # noqa: E402
 from oracle.fuzz.cases import kind_mix, plan, run_case  # noqa: E402
-from oracle.fuzz.command import write_json  # noqa: E402
 from oracle.generate import ALL_OPS  # noqa: E402
 
 SEED = 20240601

@@ -19,7 +19,11 @@ torch = pytest.importorskip("torch")
 from micrograd.engine import Value  # noqa: E402
 from micrograd.viz import HIGHLIGHT_COLOR  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
-from oracle.teach import compare as C  # noqa: E402
+from oracle.teach.compare import compare  # noqa: E402
+from oracle.teach.parse import MAX_NODES, parse  # noqa: E402
+from oracle.teach.source import MAX_BYTES, CompareError  # noqa: E402
+from oracle.teach.table import report, run  # noqa: E402
+from oracle.teach.torch_code import torch_source  # noqa: E402
 from tests.graphs import NEURON as NEURON_FILE  # noqa: E402
 from tests.graphs import README_EXAMPLE  # noqa: E402
 
@@ -110,7 +114,7 @@ def test_file_argument_reads_the_file(tmp_path, capsys):
 
 def test_lecture_neuron_agrees_with_its_numbers():
     out = io.StringIO()
-    assert C.compare(NEURON, out=out) == 0
+    assert compare(NEURON, out=out) == 0
     rows = table(out.getvalue())
     assert rows["o"][0] == pytest.approx(0.7071067811865476, rel=1e-9)
     for name, grad in (("x1", -1.5), ("w1", 1.0), ("x2", 0.5), ("w2", 0.0), ("n", 0.5)):
@@ -119,8 +123,8 @@ def test_lecture_neuron_agrees_with_its_numbers():
 
 @pytest.mark.parametrize("source", [README, NEURON, TANGLED], ids=["readme", "neuron", "tangled"])
 def test_lowering_computes_what_the_source_computes_in_micrograd(source):
-    parsed = C.parse(source)
-    cmp = C.run(parsed)
+    parsed = parse(source)
+    cmp = run(parsed)
     assert cmp.ok
     truth = micrograd_itself(source, parsed.output)
     for name, k in parsed.variables.items():
@@ -129,9 +133,9 @@ def test_lowering_computes_what_the_source_computes_in_micrograd(source):
 
 @pytest.mark.parametrize("source", [README, NEURON, TANGLED], ids=["readme", "neuron", "tangled"])
 def test_printed_torch_code_runs_and_gives_the_tables_numbers(source):
-    parsed = C.parse(source)
-    cmp = C.run(parsed)
-    printed = run_printed_code(C.torch_source(parsed))
+    parsed = parse(source)
+    cmp = run(parsed)
+    printed = run_printed_code(torch_source(parsed))
     assert list(printed) == list(parsed.variables)
     for name, k in parsed.variables.items():
         data, grad = printed[name]
@@ -140,7 +144,7 @@ def test_printed_torch_code_runs_and_gives_the_tables_numbers(source):
 
 
 def test_printed_code_rebinds_names_and_never_updates_in_place():
-    code = "\n".join(line for line in C.torch_source(C.parse(TANGLED)).splitlines() if not line.startswith("#"))
+    code = "\n".join(line for line in torch_source(parse(TANGLED)).splitlines() if not line.startswith("#"))
     assert "+=" not in code and "torch = " not in code  # the module name stays torch's
     assert "\nc = x + 1\n" in code and "\nc = c * 0.5\n" in code
 
@@ -154,7 +158,7 @@ def test_printed_code_rebinds_names_and_never_updates_in_place():
     ("a.relu()", "relu", None), ("a.log()", "log", None), ("a.abs()", "abs", None),
 ])
 def test_each_expression_lowers_to_its_op(expr, op, c):
-    last = C.parse(f"a = Value(1.5)\nb = Value(-2.0)\nout = {expr}\n").program.instrs[-1]
+    last = parse(f"a = Value(1.5)\nb = Value(-2.0)\nout = {expr}\n").program.instrs[-1]
     assert (last.op, last.c) == (op, c) and type(last.c) is type(c)
 
 
@@ -163,7 +167,7 @@ def test_on_a_terminal_the_table_is_rich_and_the_code_stays_pasteable():
     for width in (140, 60):
         buf = io.StringIO()
         console = rich_console.Console(file=buf, force_terminal=True, no_color=True, width=width)
-        assert C.compare(README, rich_console=console) == 0
+        assert compare(README, rich_console=console) == 0
         text = buf.getvalue()
         assert "┃" in text and "variable" in text
         if width == 140:
@@ -202,7 +206,7 @@ class WrongExp(Value):
 
 def test_wrong_tanh_backward_exits_1_and_marks_the_gradient():
     out = io.StringIO()
-    assert C.compare("x = Value(0.5)\ny = x * 2\nz = x.tanh() + y\n", Engine=WrongTanhBackward, out=out) == 1
+    assert compare("x = Value(0.5)\ny = x * 2\nz = x.tanh() + y\n", Engine=WrongTanhBackward, out=out) == 1
     text = out.getvalue()
     row = next(line for line in text.splitlines() if line.startswith("x "))
     assert row.endswith("<- grad not close")
@@ -212,11 +216,11 @@ def test_wrong_tanh_backward_exits_1_and_marks_the_gradient():
 
 
 def test_wrong_exp_value_exits_1_and_marks_the_data_of_every_node_it_reaches():
-    parsed = C.parse("x = Value(2.0)\ny = x.exp()\nz = y * 3\n")
-    cmp = C.run(parsed, WrongExp)
+    parsed = parse("x = Value(2.0)\ny = x.exp()\nz = y * 3\n")
+    cmp = run(parsed, WrongExp)
     assert not cmp.ok and cmp.bad_data == [False, True, True] and "value of y" in cmp.verdict
     out = io.StringIO()
-    C.report(parsed, cmp, out)
+    report(parsed, cmp, out)
     assert "<- data not close" in out.getvalue()
 
 
@@ -255,7 +259,7 @@ BAD = {  # name: (stdin bytes, what the message says, its line or None)
     "division by zero": (b"a = Value(1)\nb = a * (1 / 0)\n", "divides by zero", 2),
     "infinite constant": (b"a = Value(1)\nb = a * 1e999\n", "not finite", 2),
     "no operations": (b"a = Value(1)\n", "computes nothing", None),
-    "too big": (b"a = Value(1)\n" + b"#" * C.MAX_BYTES + b"\n", "larger than 100 kB", None),
+    "too big": (b"a = Value(1)\n" + b"#" * MAX_BYTES + b"\n", "larger than 100 kB", None),
 }
 
 
@@ -299,22 +303,22 @@ def test_bad_input_exits_2_with_one_line_naming_where(name, subprocess_runs, mon
 
 
 def test_columns_count_characters_not_bytes():
-    with pytest.raises(C.CompareError) as e:
-        C.parse("a = Value(1, label='αβγ'); b = foo\n")
+    with pytest.raises(CompareError) as e:
+        parse("a = Value(1, label='αβγ'); b = foo\n")
     assert (e.value.line, e.value.col) == (1, 32)
 
 
 def test_limits_on_nodes_and_nesting():
-    with pytest.raises(C.CompareError, match="more than 10000 nodes"):
-        C.parse("a = Value(1)\n" + "a += a\n" * C.MAX_NODES)
-    with pytest.raises(C.CompareError, match="nested more than 100 levels"):
-        C.parse("a = Value(1)\nb = " + " + ".join(["a"] * 150))
-    assert C.parse("a = Value(1)\nb = " + " + ".join(["a"] * 50)).program.n_nodes == 50
+    with pytest.raises(CompareError, match="more than 10000 nodes"):
+        parse("a = Value(1)\n" + "a += a\n" * MAX_NODES)
+    with pytest.raises(CompareError, match="nested more than 100 levels"):
+        parse("a = Value(1)\nb = " + " + ".join(["a"] * 150))
+    assert parse("a = Value(1)\nb = " + " + ".join(["a"] * 50)).program.n_nodes == 50
 
 
 def test_output_must_be_the_last_value_computed():
-    with pytest.raises(C.CompareError, match="'b' is not the last value computed") as e:
-        C.parse("a = Value(1)\nb = a * 2\nc = a * 3\nb.backward()\n")
+    with pytest.raises(CompareError, match="'b' is not the last value computed") as e:
+        parse("a = Value(1)\nb = a * 2\nc = a * 3\nb.backward()\n")
     assert e.value.line == 4
 
 
@@ -346,7 +350,7 @@ def test_graph_renders_svg_with_both_gradients(tmp_path, capsys):
 def test_graph_renders_png_and_highlights_disagreement(tmp_path):
     png, svg = tmp_path / "bad.png", tmp_path / "bad.svg"
     source = "x = Value(0.5, label='x')\nz = x.tanh() + x\n"
-    assert C.compare(source, Engine=WrongTanhBackward, out=io.StringIO(), graph=str(png)) == 1
+    assert compare(source, Engine=WrongTanhBackward, out=io.StringIO(), graph=str(png)) == 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    C.compare(source, Engine=WrongTanhBackward, out=io.StringIO(), graph=str(svg))
+    compare(source, Engine=WrongTanhBackward, out=io.StringIO(), graph=str(svg))
     assert HIGHLIGHT_COLOR in svg.read_text()

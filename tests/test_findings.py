@@ -22,7 +22,8 @@ torch = pytest.importorskip("torch")
 from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.check import Finding, check_program  # noqa: E402
 from oracle.fuzz.mutants import mutant_engine  # noqa: E402
-from oracle.fuzz.store import STALE_SECONDS, FindingStore, load_case, mlp_reproducer_source, reproducer_source  # noqa: E402
+from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source  # noqa: E402
+from oracle.fuzz.store import STALE_SECONDS, FindingStore, load_case  # noqa: E402
 from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_forward  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 

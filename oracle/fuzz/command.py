@@ -15,33 +15,17 @@ import json
 import os
 import re
 import sys
-import time
 
+from oracle.cli import UsageError, name_list, one_line, positive, write_json
 from oracle.fuzz import forkserver
 from oracle.fuzz.probe import DEFAULT_ENGINE, EngineSpecError, load_engine, supported_ops
+from oracle.fuzz.summary import Progress, print_summary
+from oracle.fuzz.summary import summary as make_summary
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.ops import OPS
 
 # cases.KINDS and all, spelled out here: importing oracle.fuzz.cases imports torch, and bad usage fails fast.
 KIND_CHOICES = ("expr", "deep", "mlp", "train", "all")
-PLAIN_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
-
-
-class UsageError(Exception):
-    """Bad usage found after parsing; main prints it as one line and exits 2."""
-
-
-def positive(kind):
-    """An argparse type: a positive `kind` (int or float)."""
-    def parse(text):
-        try:
-            x = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if not x > 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-        return x
-    return parse
 
 
 def _workers(text):
@@ -61,26 +45,9 @@ def _shard(text):
     return int(m[1]), int(m[2])
 
 
-def name_list(text, known, what):
-    """The comma-separated names in `text`, each one of `known`; ArgumentTypeError naming the others."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; "
-                                         f"the {what}s are {','.join(known)}")
-    return names
-
-
 def _ops(text):
     names = name_list(text, OPS, "op")
     return tuple(o for o in OPS if o in names)  # table order: the cases do not depend on how the list is typed
-
-
-def write_json(path, data):
-    """`data` as indented JSON in the file at `path`, for the --json style options."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
 
 
 def configure(parser):
@@ -133,20 +100,16 @@ def main(args):
     except Exception as e:  # never a traceback: one line, and ORACLE_DEBUG=1 to see it
         if os.environ.get("ORACLE_DEBUG"):
             raise
-        print(f"python -m oracle fuzz: internal error: {type(e).__name__}: {_one_line(e)} (ORACLE_DEBUG=1 shows the "
+        print(f"python -m oracle fuzz: internal error: {type(e).__name__}: {one_line(e)} (ORACLE_DEBUG=1 shows the "
               f"traceback)", file=sys.stderr)
         return 2
-
-
-def _one_line(e):
-    return " ".join(str(e).split())
 
 
 def _load(spec):
     try:
         return load_engine(spec)
     except EngineSpecError as e:
-        raise UsageError(_one_line(e)) from None
+        raise UsageError(one_line(e)) from None
 
 
 def _main(args):
@@ -184,12 +147,12 @@ def _main(args):
 
     run = campaign.Campaign(config, Engine)
     try:
-        with _Progress(args.workers) as progress:
+        with Progress(args.workers) as progress:
             stats = run.run(progress.update)
     except campaign.CampaignError as e:
-        raise UsageError(_one_line(e)) from None
-    summary = _summary(stats, config, skipped, campaign.coverage_summary(stats, ops))
-    _print_summary(summary, stats)
+        raise UsageError(one_line(e)) from None
+    summary = make_summary(stats, config, skipped, campaign.coverage_summary(stats, ops))
+    print_summary(summary, stats)
     if args.summary_json:
         write_json(args.summary_json, summary)
     return 1 if stats.found else 0
@@ -228,7 +191,7 @@ def replay(args):
         with open(path, encoding="utf-8") as f:
             saved = json.load(f)
     except (OSError, ValueError) as e:
-        raise UsageError(f"{path}: cannot read a finding: {_one_line(e)}") from None
+        raise UsageError(f"{path}: cannot read a finding: {one_line(e)}") from None
     if not isinstance(saved, dict):
         raise UsageError(f"{path}: not a finding")
     spec = args.engine or saved.get("engine") or DEFAULT_ENGINE
@@ -252,7 +215,7 @@ def replay(args):
         try:
             program, point, _ = load_case(path)
         except ValueError as e:
-            raise UsageError(_one_line(e)) from None
+            raise UsageError(one_line(e)) from None
         what = f"{len(program)} ops at ({', '.join(map(repr, point))})"
 
         def check():
@@ -271,132 +234,3 @@ def replay(args):
         return 1
     print(f"fixed: {spec} agrees with torch float64 on this case")
     return 0
-
-
-# --- progress and summary ---
-
-class _Progress:
-    """A rich live line on a terminal; a plain line every few seconds otherwise; on stderr."""
-
-    def __init__(self, workers):
-        self.workers = max(workers, 1)
-        self.live = None
-        self.last = time.monotonic()
-
-    def __enter__(self):
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.live import Live
-            self.live = Live("starting workers...", console=Console(stderr=True), refresh_per_second=4,
-                             transient=True)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.live is not None:
-            self.live.__exit__(*exc)
-
-    def update(self, stats):
-        line = _progress_line(stats)
-        if self.live is not None:
-            self.live.update(line)
-        elif time.monotonic() - self.last >= PLAIN_EVERY:
-            self.last = time.monotonic()
-            print(line, file=sys.stderr, flush=True)
-
-
-def _progress_line(stats):
-    s = max(stats.seconds, 1e-9)
-    return (f"{stats.seconds:6.1f} s  {stats.cases:,} cases ({stats.cases / s:,.0f}/s)  "
-            f"{stats.checks:,} op-checks ({stats.checks / s:,.0f}/s)  findings {len(stats.found)}")
-
-
-def _summary(stats, config, skipped, cov):
-    s = max(stats.seconds, 1e-9)
-    return {
-        "cases": stats.cases,
-        "nodes": stats.checks,  # node checks: one per node per input point, value and gradient
-        "seconds": round(stats.seconds, 3),
-        "cases_per_second": round(stats.cases / s, 1),
-        "op_checks_per_second": round(stats.checks / s),
-        "op_checks_per_second_per_worker": round(stats.checks / s / max(config.workers, 1)),
-        # per CPU-second of the workers' cases: what one core does, however loaded the machine is
-        "op_checks_per_cpu_second": round(stats.checks / max(stats.cpu, 1e-9)),
-        "cpu_seconds": round(stats.cpu, 3),
-        "findings": len(stats.found),
-        "findings_by_kind": stats.findings_by_kind(),
-        "finding_files": [{"signature": f.signature, "kind": f.kind, "path": str(f.path) if f.path else None,
-                           "ops": f.size, "case": f.case, "seconds": round(f.seconds, 3), "count": f.count,
-                           "already_saved": f.duplicate} for f in stats.found.values()],
-        "domain_differences": stats.domain,
-        "noise": stats.noise,
-        "coverage": cov,
-        "kinds": dict(stats.by_kind),
-        "points": stats.points,
-        "seed": config.seed,
-        "shard": f"{config.shard[0]}/{config.shard[1]}",
-        "engine": config.engine,
-        "ops": list(config.ops),
-        "skipped_ops": skipped,
-        "strict": config.strict,
-        "kind": config.kind,
-        "workers": config.workers,
-        "worker_restarts": stats.respawns,
-        "stopped": stats.stopped,
-    }
-
-
-def _summary_rows(summary, stats):
-    cov = summary["coverage"]
-    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary["kinds"].items()))
-    rows = [
-        ("cases", f"{summary['cases']:,} in {summary['seconds']:.1f} s ({summary['cases_per_second']:,.0f}/s)"
-                  + (f": {kinds}" if kinds else "")),
-        ("nodes checked", f"{summary['nodes']:,} ({summary['op_checks_per_second']:,} op-checks/s, "
-                          f"{summary['op_checks_per_second_per_worker']:,} per worker, "
-                          f"{summary['op_checks_per_cpu_second']:,} per CPU-second of cases)"),
-        ("op coverage", f"{cov['ops_seen']}/{cov['ops_enabled']} ops; rarest: "
-                        + ", ".join(f"{o} {n:,}" for o, n in cov["rarest"].items())),
-        ("op-pair coverage", f"{cov['pairs_seen']}/{cov['pairs_possible']} (parent op, child op) pairs"),
-        ("domain differences", f"{summary['domain_differences']:,} points (the engine raised where torch "
-                               f"gives inf or nan)" + ("" if not summary["strict"] else "; strict: none counted")),
-        ("noise", f"{summary['noise']:,} points flagged by the batch comparison, cleared by the local re-check"),
-        ("findings", f"{summary['findings']}" + (": " + ", ".join(f"{k} {n}" for k, n in
-                                                                  summary["findings_by_kind"].items())
-                                                 if summary["findings"] else "")),
-    ]
-    for f in stats.found.values():
-        size = f", {f.size} ops" if f.size is not None else ""
-        note = " (already saved)" if f.duplicate else ""
-        rows.append((f"  {f.signature}", f"{f.path}{note}  [case {f.case}, {f.count} case(s){size}]"))
-    # What decides the cases: seed, shard, kind, ops (and the engine, which the ops depend on).
-    same = f"--seed {summary['seed']} --shard {summary['shard']}"
-    if summary["kind"] != "all":
-        same += f" --kind {summary['kind']}"
-    if summary["engine"] != DEFAULT_ENGINE:
-        same += f" --engine {summary['engine']}"
-    if len(summary["ops"]) + len(summary["skipped_ops"]) != len(OPS):  # --ops was given
-        same += f" --ops {','.join(summary['ops'] + summary['skipped_ops'])}"
-    replay = f"{same} --cases {summary['cases']}"
-    if summary["stopped"] == "interrupted":  # cases still running were dropped: not quite a prefix
-        rows.append(("stopped", f"interrupted; the same cases again: python -m oracle fuzz {same}"))
-    else:
-        rows.append(("stopped", f"{summary['stopped']}; this run again: python -m oracle fuzz {replay}"))
-    return rows
-
-
-def _print_summary(summary, stats):
-    rows = _summary_rows(summary, stats)
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-        table = Table(title="fuzz summary", show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column()
-        for name, value in rows:
-            table.add_row(name, value)
-        Console().print(table)
-    else:
-        width = max(len(name) for name, _ in rows)
-        for name, value in rows:
-            print(f"{name:<{width}}  {value}")

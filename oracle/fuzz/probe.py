@@ -7,6 +7,7 @@ runs each op once on ordinary operands and never lets a weird engine crash the o
 """
 import importlib
 
+from oracle.cli import one_line
 from oracle.ops import TABLE
 
 DEFAULT_ENGINE = "micrograd.engine:Value"
@@ -30,14 +31,15 @@ def load_engine(spec=DEFAULT_ENGINE):
         obj = importlib.import_module(module)
     except Exception as e:  # ImportError, or whatever the module raises while it is imported
         raise EngineSpecError(f"engine spec {spec!r}: cannot import {module!r}: "
-                              f"{type(e).__name__}: {_one_line(e)}") from None
+                              f"{type(e).__name__}: {one_line(e, 'no message')}") from None
     path = module
     for name in attr.split("."):
         path += (":" if path == module else ".") + name
         try:
             obj = getattr(obj, name)
         except Exception as e:  # AttributeError, or a module __getattr__ that raises something else
-            raise EngineSpecError(f"engine spec {spec!r}: {path} does not exist ({_one_line(e)})") from None
+            raise EngineSpecError(f"engine spec {spec!r}: {path} does not exist "
+                                  f"({one_line(e, 'no message')})") from None
     if not callable(obj):
         raise EngineSpecError(f"engine spec {spec!r}: {path} is a {type(obj).__name__}, not a class or callable")
     return obj
@@ -45,10 +47,6 @@ def load_engine(spec=DEFAULT_ENGINE):
 
 def _dotted(name):
     return bool(name) and all(part.isidentifier() for part in name.split("."))
-
-
-def _one_line(e):
-    return " ".join(str(e).split()) or "no message"
 
 
 def probe_ops(Engine):
@@ -72,7 +70,7 @@ def _probe(Engine, op):
         try:
             reason = _try_op(Engine, op, xs, c)
         except Exception as e:  # the engine under test may raise anything, RecursionError included
-            reason = f"{type(e).__name__}: {_one_line(e)}"
+            reason = f"{type(e).__name__}: {one_line(e, 'no message')}"
         if reason is None:
             return None
         reasons.append(reason[:200])

@@ -14,7 +14,8 @@ import sys
 import tempfile
 import time
 
-from oracle.fuzz.command import KIND_CHOICES, name_list, positive, write_json
+from oracle.cli import name_list, positive, write_json
+from oracle.fuzz.command import KIND_CHOICES
 
 SEED = 1  # a fixed seed: the table is the same every run on the same code
 
@@ -125,7 +126,7 @@ def _print_table(rows, budget):
 
 
 if __name__ == "__main__":  # python -m oracle selftest is the usual way; this runs it directly
-    from oracle.__main__ import Parser  # bad usage as one line, as under python -m oracle
+    from oracle.cli import Parser  # bad usage as one line, as under python -m oracle
     parser = Parser(prog="python -m oracle.fuzz.selftest")
     configure(parser)
     sys.exit(main(parser.parse_args()))

@@ -16,6 +16,8 @@ import random
 import sys
 from dataclasses import dataclass, field
 
+from oracle.cli import UsageError
+
 SYNC_RTOL = 1e-9  # float64 noise is ~1e-16 a step; a wrong gradient or update shows at once, far above this
 PLOT_FORMATS = ("png", "svg", "pdf")
 MAX_PARAMS = 50_000  # micrograd builds a node per multiply: past this a step takes minutes
@@ -248,10 +250,6 @@ examples:
 
 exit status: 0 in sync at every step, 1 not, 2 bad usage
 """
-
-
-class UsageError(Exception):
-    pass
 
 
 def configure(parser):

@@ -1,0 +1,52 @@
+"""Command-line plumbing every `python -m oracle` command shares: the parser class that makes bad
+usage one line and exit code 2, argparse types, and the errors and JSON output of the commands.
+"""
+import argparse
+import json
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr and exit code 2 (argparse would print the usage too).
+    Each command's parser is one of these: add_subparsers makes them of the parent's class."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing; a command prints it as one line and exits 2."""
+
+
+def one_line(e, empty=""):
+    """An exception's message on one line (`empty` when it has none)."""
+    return " ".join(str(e).split()) or empty
+
+
+def positive(kind):
+    """An argparse type: a positive `kind` (int or float)."""
+    def parse(text):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not x > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        return x
+    return parse
+
+
+def name_list(text, known, what):
+    """The comma-separated names in `text`, each one of `known`; ArgumentTypeError naming the others."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"the {what}s are {','.join(known)}")
+    return names
+
+
+def write_json(path, data):
+    """`data` as indented JSON in the file at `path`, for the --json style options."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")

@@ -1,0 +1,46 @@
+"""The graph picture of `compare`: micrograd's graph (micrograd.viz.draw_dot) with torch's numbers
+beside micrograd's, and the nodes that disagree highlighted.
+"""
+from oracle.program import evaluate
+from oracle.teach.source import CompareError
+
+GRAPH_FORMATS = ("svg", "png")
+
+
+def graph_format(path):
+    """svg or png, from OUT's suffix; CompareError for anything else."""
+    fmt = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if fmt not in GRAPH_FORMATS:
+        raise CompareError(f"--graph {path}: the file name must end in .svg or .png")
+    return fmt
+
+
+def render_graph(parsed, cmp, path, Engine=None):
+    """The micrograd graph (micrograd.viz.draw_dot) with torch's numbers beside micrograd's and the
+    disagreeing nodes highlighted, written to path in the format its suffix names."""
+    from micrograd.viz import draw_dot, trace
+
+    if Engine is None:
+        from micrograd.engine import Value as Engine
+    p = parsed.program
+    nodes = evaluate(p, [Engine(x) for x in parsed.inputs])  # again, to have the Values themselves
+    nodes[-1].backward()
+    for k, v in enumerate(nodes):
+        try:
+            v.label = parsed.labels[k] or parsed.display(k)
+        except AttributeError:  # an engine whose Value has no label
+            pass
+    in_graph = {id(v) for v in trace(nodes[-1])[0]}  # micrograd's own inner nodes (a - b is a + b*-1) too
+    extra, highlight = {}, []
+    for k, v in enumerate(nodes):
+        if id(v) not in in_graph:
+            continue  # a leaf or a value the output does not depend on is not in the graph
+        text = f"torch grad {cmp.tgrad[k]:.4f}"
+        if cmp.bad_data[k]:
+            text = f"torch data {cmp.tdata[k]:.4f}, " + text
+        extra[v] = text
+        if cmp.bad[k]:
+            highlight.append(v)
+    dot = draw_dot(nodes[-1], format=graph_format(path), extra=extra, highlight=highlight)
+    with open(path, "wb") as f:
+        f.write(dot.pipe())

@@ -1,0 +1,77 @@
+"""The tree shows the architecture: the core (`oracle/`) imports neither tool built on it, and
+`oracle.teach` never imports `oracle.fuzz`. Read from the source, every import counted, those
+inside functions and `importlib.import_module("...")` names included."""
+import ast
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FRONT_DOORS = {"oracle.__main__"}  # entry points: they dispatch to every tool
+FORBIDDEN = {"core": ("oracle.fuzz", "oracle.teach"), "teach": ("oracle.fuzz",), "fuzz": ("oracle.teach",)}
+MODULE_NAME = re.compile(r"oracle(\.\w+)+")
+
+
+def layer(module):
+    if module in FRONT_DOORS:
+        return "front"
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in ("fuzz", "teach") else "core"
+
+
+def module_name(path):
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported(source, module, is_package=False):
+    """Every module name the source imports, relative imports resolved, plus the string constants
+    that are module names (what importlib.import_module would load)."""
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            yield base
+            yield from (f"{base}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODULE_NAME.fullmatch(node.value):
+            yield node.value
+
+
+def violations(source, module, is_package=False):
+    banned = FORBIDDEN.get(layer(module), ())
+    return sorted({name for name in imported(source, module, is_package)
+                   if any(name == b or name.startswith(b + ".") for b in banned)})
+
+
+def test_no_import_runs_upward():
+    found = {}
+    for path in sorted((ROOT / "oracle").rglob("*.py")):
+        module = module_name(path)
+        bad = violations(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+        if bad:
+            found[module] = bad
+    assert not found, f"imports that run upward (core -> fuzz/teach, teach -> fuzz): {found}"
+
+
+def test_every_module_is_in_one_of_the_three_rooms():
+    layers = {module_name(p): layer(module_name(p)) for p in (ROOT / "oracle").rglob("*.py")}
+    assert {"core", "fuzz", "teach", "front"} == set(layers.values())
+    assert layers["oracle.fuzz.campaign"] == "fuzz" and layers["oracle.teach.parse"] == "teach"
+    assert layers["oracle.check"] == "core" and layers["oracle.__main__"] == "front"
+
+
+def test_the_checker_sees_every_way_to_import():
+    assert violations("from oracle.fuzz import campaign", "oracle.check") == ["oracle.fuzz", "oracle.fuzz.campaign"]
+    assert violations("def f():\n    import oracle.teach.parse", "oracle.mlp") == ["oracle.teach.parse"]
+    assert violations("from ..fuzz import cases", "oracle.teach.table") == ["oracle.fuzz", "oracle.fuzz.cases"]
+    assert violations("importlib.import_module('oracle.fuzz.workers')", "oracle.ops") == ["oracle.fuzz.workers"]
+    assert violations("from oracle.teach import parse", "oracle.fuzz.cases") == ["oracle.teach", "oracle.teach.parse"]
+    assert violations("from oracle.check import close", "oracle.teach.table") == []
+    assert violations("from oracle.fuzz import campaign", "oracle.__main__") == []
