@@ -19,7 +19,12 @@ from micrograd import ieee
 def _as_float(data):
     """data as a Python float, or a TypeError that says what was given."""
     if isinstance(data, numbers.Real) and not isinstance(data, Value):
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:  # an int past float64's range, such as 10**400
+            digits = int(abs(data).bit_length() * math.log10(2)) + 1  # no str(): past 4,300 digits it raises
+            raise TypeError(f"Value(data): {'a negative' if data < 0 else 'an'} int of {digits:,} digits does not "
+                            f"fit a float64 (whose largest is about 1.8e308)") from None
     if isinstance(data, Value):
         raise TypeError("Value(data): data is already a Value; pass it directly, or use its .data")
     raise TypeError(f"Value(data): data must be a real number (int, float, bool or numpy float), "
@@ -157,6 +162,9 @@ class Value:
 
     def _abs_backward(out):  # sign(x), so 0 at the kink
         out._a.grad += out.grad * ieee.sign(out._a.data)
+
+    def __abs__(self):  # abs(self), as torch's abs(t)
+        return self.abs()
 
     @staticmethod
     def _linear(b, ws, xs):

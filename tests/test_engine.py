@@ -128,7 +128,8 @@ def test_numpy_floats_are_accepted():
 
 @pytest.mark.parametrize("data, words", [
     ('abc', "got str"), (None, "got NoneType"), ([1.0], "got list"), (Value(2.0), "already a Value"),
-    (1 + 2j, "got complex"),
+    (1 + 2j, "got complex"), (10**400, "int of 401 digits does not fit a float64"),
+    pytest.param(-(10**5000), "negative int of 5,001 digits", id="5001-digit-int"),  # past str()'s limit
 ])
 def test_bad_data_is_a_type_error_that_names_it(data, words):
     with pytest.raises(TypeError, match=words):

@@ -50,6 +50,7 @@ UNARY = {
     "log": lambda x: x.log(),
     "sigmoid": lambda x: x.sigmoid(),
     "abs": lambda x: x.abs(),
+    "abs()": lambda x: abs(x),  # Python's abs(x), through __abs__
     **{f"x**{e}": functools.partial(lambda x, e: x ** e, e=e) for e in [0, 1, 2, 3, -1, -2, 0.5, -0.5, 1.5, 2.5, -3,
                                                                          0.3, 4]},
     **{f"{c}**x": functools.partial(lambda x, c: c ** x, c=c) for c in [2.0, 0.5, 0.0, 1.0, -2.0]},
