@@ -1,0 +1,183 @@
+"""A correct lecture-style engine: the base every zoo engine departs from by one mistake.
+
+Written as a learner writes it after the micrograd lecture: each op builds an `out` Value and a
+`_backward` closure that adds the local derivative times `out.grad` into its children's grads,
+and `backward()` calls them in reverse topological order. It keeps Python float semantics, so it
+raises (ZeroDivisionError, OverflowError, ValueError) where torch gives inf or nan. Two departures
+from the lecture, both on purpose: `_prev` is a tuple (the same order every run) and the
+topological sort uses an explicit stack, so a 100,000-deep chain is fine.
+
+Ops build `type(self)(...)`, so a zoo engine that subclasses this one and overrides one method
+gets its own class all the way through a graph.
+"""
+import math
+
+
+class Value:
+
+    def __init__(self, data, _children=(), _op='', label=''):
+        self.data = data
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = tuple(_children)
+        self._op = _op
+        self.label = label
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else type(self)(other)
+        out = type(self)(self.data + other.data, (self, other), '+')
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else type(self)(other)
+        out = type(self)(self.data * other.data, (self, other), '*')
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, other):
+        if isinstance(other, Value):
+            # x ** y: d/dx = y * x**(y-1), d/dy = x**y * log(x)
+            out = type(self)(self.data ** other.data, (self, other), '**')
+
+            def _backward():
+                self.grad += other.data * self.data ** (other.data - 1) * out.grad
+                other.grad += out.data * math.log(self.data) * out.grad
+            out._backward = _backward
+            return out
+        assert isinstance(other, (int, float)), "only int, float or Value exponents"
+        out = type(self)(self.data ** other, (self,), f'**{other}')
+
+        def _backward():
+            self.grad += other * self.data ** (other - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def __rpow__(self, other):
+        # c ** x: d/dx = c**x * log(c)
+        out = type(self)(other ** self.data, (self,), '**')
+
+        def _backward():
+            self.grad += out.data * math.log(other) * out.grad
+        out._backward = _backward
+        return out
+
+    def __truediv__(self, other):
+        other = other if isinstance(other, Value) else type(self)(other)
+        out = type(self)(self.data / other.data, (self, other), '/')
+
+        def _backward():
+            # a / b: d/da = 1/b, d/db = -a/b**2 = -(a/b)/b
+            self.grad += out.grad / other.data
+            other.grad += -out.data / other.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __rtruediv__(self, other):  # other / self
+        return type(self)(other) / self
+
+    def relu(self):
+        out = type(self)(0 if self.data < 0 else self.data, (self,), 'ReLU')
+
+        def _backward():
+            self.grad += (out.data > 0) * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = type(self)(t, (self,), 'tanh')
+
+        def _backward():
+            self.grad += (1 - t**2) * out.grad
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        out = type(self)(math.exp(self.data), (self,), 'exp')
+
+        def _backward():
+            self.grad += out.data * out.grad
+        out._backward = _backward
+        return out
+
+    def log(self):
+        out = type(self)(math.log(self.data), (self,), 'log')
+
+        def _backward():
+            self.grad += out.grad / self.data
+        out._backward = _backward
+        return out
+
+    def sigmoid(self):
+        # 1 / (1 + e^-x), but e^-x overflows for x < -709: there use e^x / (1 + e^x)
+        x = self.data
+        if x >= 0:
+            s = 1 / (1 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (1 + e)
+        out = type(self)(s, (self,), 'sigmoid')
+
+        def _backward():
+            self.grad += s * (1 - s) * out.grad
+        out._backward = _backward
+        return out
+
+    def __abs__(self):
+        out = type(self)(abs(self.data), (self,), 'abs')
+
+        def _backward():
+            sign = 1 if self.data > 0 else -1 if self.data < 0 else 0
+            self.grad += sign * out.grad
+        out._backward = _backward
+        return out
+
+    def abs(self):  # x.abs() is abs(x)
+        return abs(self)
+
+    def backward(self):
+        # topological order with an explicit stack: a node goes in after all its children
+        topo = []
+        visited = set()
+        stack = [(self, False)]
+        while stack:
+            v, children_done = stack.pop()
+            if children_done:
+                topo.append(v)
+            elif v not in visited:
+                visited.add(v)
+                stack.append((v, True))
+                for child in v._prev:
+                    if child not in visited:
+                        stack.append((child, False))
+
+        self.grad = 1.0
+        for node in reversed(topo):
+            node._backward()
+
+    def __neg__(self):  # -self = self * -1
+        return self * -1
+
+    def __radd__(self, other):  # other + self = self + other
+        return self + other
+
+    def __sub__(self, other):  # self - other = self + (-other)
+        return self + (-other)
+
+    def __rsub__(self, other):  # other - self = other + (-self)
+        return other + (-self)
+
+    def __rmul__(self, other):  # other * self = self * other
+        return self * other
