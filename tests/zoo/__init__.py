@@ -1,0 +1,109 @@
+"""A zoo of learner-style engines, each with exactly one classic mistake, and the manifest of what the fuzzer
+should report for each.
+
+`lecture.Value` is a correct lecture-style engine (Python float semantics: it raises where torch gives inf or
+nan). Every other module here is a few lines that subclass it and override one method, written the way a
+learner gets it wrong after the lecture; the line holding the mistake ends with `MARKER`. `learner_pkg/` is a
+learner's self-contained package named `micrograd` (a sys.path root, like a learner's project folder: put it
+first on sys.path, in a process of its own, since the project's own package is also called `micrograd`).
+
+`ZOO[name]` is what the fuzzer should report for engine `spec(name)`; `FIXED` is the mistake fixed, on which
+every zoo reproducer must pass; `mistake_line(name)` is the (path, line number) of the marked line.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the fuzzer should report for a zoo engine."""
+    cause: str  # "rule" (a local backward rule is wrong), "value" (an op's forward value is wrong, .data not a number
+                #  included), "traversal" (backward()'s walk: order, visited set, merged nodes, seed, recursion depth),
+                #  "raise" (an op or rule raises where torch gives a number, not by float arithmetic), "recursion",
+                #  "no-graph" (an op builds no node / changes its operand), "python-float" (class 3: Python float
+                #  semantics where torch has an IEEE answer), or "none" (a correct engine)
+    method: str  # the engine method at fault as Python names it: "__mul__", "tanh", "__radd__", "backward", ...;
+                 # "" for none
+    classes: tuple  # acceptable classes: 1 wrong at ordinary inputs, 2 only at edge inputs (0, inf, nan, overflow,
+                    # underflow, subnormal), 3 Python float semantics; e.g. (1,), (2,), (3,), (2, 3); () for none
+    detail: str = ""  # traversal: "order" | "visited" | "merged" | "seed" | "recursion"; raise: the exception type
+
+
+ZOO = {
+    # backward()'s visited set merges x.tanh() and another x.tanh(): one of them never runs its _backward
+    "eq_hash_by_data": Expect("traversal", "__hash__", (1,), "merged"),
+    # RecursionError from build_topo on a chain deeper than ~1000
+    "recursive_topo": Expect("traversal", "backward", (1,), "recursion"),
+    # 2 + x calls __radd__, which computes 2 + x again
+    "radd_recursion": Expect("recursion", "__radd__", (1,)),
+    # ZeroDivisionError when an operand is 0 (edge), inf when the product overflows (edge)
+    "mul_grad_out_over_self": Expect("rule", "__mul__", (2, 3)),
+    # x ** y: y.grad stays 0
+    "pow_value_exponent_no_grad": Expect("rule", "__pow__", (1,)),
+    # math.exp(-x) raises OverflowError for x < -709.78 where torch's sigmoid is 0
+    "naive_sigmoid": Expect("python-float", "sigmoid", (3,), "OverflowError"),
+    # x.tanh().data is a Value
+    "tanh_data_is_value": Expect("value", "tanh", (1,)),
+    # backward() calls exp's _backward() without the argument it asks for
+    "exp_backward_signature": Expect("raise", "exp", (1,), "TypeError"),
+    # math is never imported
+    "tanh_missing_import": Expect("raise", "tanh", (1,), "NameError"),
+    # x * y: x.grad is y.grad * out.grad (0 while y's gradient is not yet known)
+    "mul_uses_other_grad": Expect("rule", "__mul__", (1,)),
+    # relu'(0) = 1 where torch gives 0: only at the edge input 0
+    "relu_grad_at_zero": Expect("rule", "relu", (2,)),
+    # no self.grad = 1.0: every gradient is 0
+    "no_seed": Expect("traversal", "backward", (1,), "seed"),
+    # a * b**-1: 0.0 ** -1 raises ZeroDivisionError in __pow__ (and b ** -2 overflows in pow's rule for |b| < 1e-154)
+    "div_through_pow": Expect("python-float", "__pow__", (3,), "ZeroDivisionError"),
+    # tanh' = 1 - x**2 instead of 1 - tanh(x)**2: right only at x = 0
+    "tanh_grad_uses_input": Expect("rule", "tanh", (1,)),
+    # abs(x) returns x itself, its data overwritten: wrong for every negative x
+    "abs_mutates_self": Expect("no-graph", "__abs__", (1,)),
+    # x ** c: the local derivative without * out.grad
+    "pow_forgets_chain": Expect("rule", "__pow__", (1,)),
+    # log10(x) where torch's log is ln(x): right only at x = 1
+    "log_base10": Expect("value", "log", (1,)),
+    # self.grad = ... instead of +=: x * x gets half its gradient
+    "mul_assigns_grad": Expect("rule", "__mul__", (1,)),
+    # the control: correct, _prev a set as in the lecture
+    "set_children": Expect("none", "", ()),
+    # the learner's own package: tanh' = 1 - t instead of 1 - t**2
+    "learner_pkg": Expect("rule", "tanh", (1,)),
+}
+FIXED = "tests.zoo.lecture:Value"  # the mistake fixed: every zoo reproducer must pass on it
+MARKER = "# <- the mistake"
+
+ZOO_DIR = Path(__file__).resolve().parent
+LEARNER_ROOT = ZOO_DIR / "learner_pkg"  # the sys.path root for learner_pkg (not a package itself)
+
+
+def spec(name):
+    """The engine spec of zoo engine `name`: `module:Value`. learner_pkg's module is `micrograd.engine`, found only
+    with LEARNER_ROOT first on sys.path."""
+    if name not in ZOO:
+        raise KeyError(f"no zoo engine {name!r}")
+    return "micrograd.engine:Value" if name == "learner_pkg" else f"tests.zoo.{name}:Value"
+
+
+def source_path(name):
+    """The source file that holds zoo engine `name`'s mistake."""
+    if name not in ZOO:
+        raise KeyError(f"no zoo engine {name!r}")
+    if name == "learner_pkg":
+        return LEARNER_ROOT / "micrograd" / "engine.py"
+    return ZOO_DIR / f"{name}.py"
+
+
+def mistake_line(name):
+    """(absolute path, 1-based line number) of the line ending with MARKER in zoo engine `name`'s source; None for
+    an engine without a mistake (ZOO[name].cause == "none"). Exactly one line carries the marker."""
+    path = source_path(name)
+    lines = [i for i, line in enumerate(path.read_text().splitlines(), 1) if line.rstrip().endswith(MARKER)]
+    if ZOO[name].cause == "none":
+        if lines:
+            raise ValueError(f"{path} is a control but has a mistake marker on line {lines[0]}")
+        return None
+    if len(lines) != 1:
+        raise ValueError(f"{path}: expected one line marked {MARKER!r}, found {len(lines)}")
+    return path, lines[0]
