@@ -52,15 +52,15 @@ class Value:
             out = type(self)(self.data ** other.data, (self, other), '**')
 
             def _backward():
-                self.grad += other.data * self.data ** (other.data - 1) * out.grad
+                self.grad += 0.0 if other.data == 0 else other.data * self.data ** (other.data - 1) * out.grad
                 other.grad += out.data * math.log(self.data) * out.grad
             out._backward = _backward
             return out
         assert isinstance(other, (int, float)), "only int, float or Value exponents"
         out = type(self)(self.data ** other, (self,), f'**{other}')
 
-        def _backward():
-            self.grad += other * self.data ** (other - 1) * out.grad
+        def _backward():  # x ** 0 is 1 everywhere: its derivative is 0, even where x ** -1 is not finite
+            self.grad += 0.0 if other == 0 else other * self.data ** (other - 1) * out.grad
         out._backward = _backward
         return out
 
@@ -84,14 +84,19 @@ class Value:
         out._backward = _backward
         return out
 
-    def __rtruediv__(self, other):  # other / self
-        return type(self)(other) / self
+    def __rtruediv__(self, other):  # other / self, as torch computes it: (1 / self) * other
+        inv = type(self)(1 / self.data, (self,), '**-1')
+
+        def _backward():
+            self.grad += -(inv.data * inv.data) * inv.grad
+        inv._backward = _backward
+        return inv * other
 
     def relu(self):
         out = type(self)(0 if self.data < 0 else self.data, (self,), 'ReLU')
 
-        def _backward():
-            self.grad += (out.data > 0) * out.grad
+        def _backward():  # not (out.data > 0) * out.grad: False * inf is nan where torch gives 0; nan passes through
+            self.grad += 0.0 if out.data <= 0 else out.grad
         out._backward = _backward
         return out
 
@@ -121,17 +126,15 @@ class Value:
         return out
 
     def sigmoid(self):
-        # 1 / (1 + e^-x), but e^-x overflows for x < -709: there use e^x / (1 + e^x)
-        x = self.data
-        if x >= 0:
-            s = 1 / (1 + math.exp(-x))
-        else:
-            e = math.exp(x)
-            s = e / (1 + e)
+        # 1 / (1 + e^-x), as torch computes it; e^-x overflows below x = -709, where torch's result is 0
+        try:
+            s = 1 / (1 + math.exp(-self.data))
+        except OverflowError:
+            s = 0.0
         out = type(self)(s, (self,), 'sigmoid')
 
         def _backward():
-            self.grad += s * (1 - s) * out.grad
+            self.grad += (1 - s) * s * out.grad
         out._backward = _backward
         return out
 

@@ -43,7 +43,7 @@ class Value:
             out = Value(self.data ** other.data, (self, other), '**')
 
             def _backward():
-                self.grad += other.data * self.data ** (other.data - 1) * out.grad
+                self.grad += 0.0 if other.data == 0 else other.data * self.data ** (other.data - 1) * out.grad
                 other.grad += out.data * math.log(self.data) * out.grad
             out._backward = _backward
             return out
@@ -51,8 +51,8 @@ class Value:
         assert isinstance(other, (int, float)), "exponent must be a number or a Value"
         out = Value(self.data ** other, (self,), f'**{other}')
 
-        def _backward():
-            self.grad += other * self.data ** (other - 1) * out.grad
+        def _backward():  # 0 for x ** 0, even at x = 0
+            self.grad += 0.0 if other == 0 else other * self.data ** (other - 1) * out.grad
         out._backward = _backward
         return out
 
@@ -69,13 +69,18 @@ class Value:
         out = Value(self.data / other.data, (self, other), '/')
 
         def _backward():
-            self.grad += 1 / other.data * out.grad
+            self.grad += out.grad / other.data
             other.grad += -out.data / other.data * out.grad  # -a/b**2 written as -(a/b)/b
         out._backward = _backward
         return out
 
-    def __rtruediv__(self, other):  # other / self
-        return Value(other) / self
+    def __rtruediv__(self, other):  # other / self, as torch does it: (1 / self) * other
+        inv = Value(1 / self.data, (self,), '**-1')
+
+        def _backward():
+            self.grad += -(inv.data * inv.data) * inv.grad
+        inv._backward = _backward
+        return inv * other
 
     def tanh(self):
         t = math.tanh(self.data)
@@ -90,7 +95,7 @@ class Value:
         out = Value(self.data if self.data > 0 else 0, (self,), 'ReLU')
 
         def _backward():
-            self.grad += (1.0 if out.data > 0 else 0.0) * out.grad
+            self.grad += 0.0 if out.data <= 0 else out.grad  # nan passes, 0 * inf does not arise
         out._backward = _backward
         return out
 
@@ -107,19 +112,19 @@ class Value:
         out = Value(math.log(self.data), (self,), 'log')
 
         def _backward():
-            self.grad += (1 / self.data) * out.grad
+            self.grad += out.grad / self.data
         out._backward = _backward
         return out
 
     def sigmoid(self):
-        if self.data >= 0:
+        try:
             s = 1 / (1 + math.exp(-self.data))
-        else:  # same thing, but exp(-x) would overflow for very negative x
-            s = math.exp(self.data) / (1 + math.exp(self.data))
+        except OverflowError:  # exp(-x) overflows for very negative x, where sigmoid is 0
+            s = 0.0
         out = Value(s, (self,), 'sigmoid')
 
         def _backward():
-            self.grad += s * (1 - s) * out.grad
+            self.grad += (1 - s) * s * out.grad
         out._backward = _backward
         return out
 
