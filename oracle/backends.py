@@ -21,7 +21,8 @@ class EngineError(Exception):
 
 def engine_run(program, xs, Engine):
     """Forward and backward on one input point; every node's data and grad as float lists.
-    Raises EngineError(kind in 'raise', 'complex', 'recursion') naming the failing node."""
+    Raises EngineError(kind in 'raise', 'complex', 'not-a-number', 'recursion', 'memory') naming
+    the failing node: for a bad value, the node that first produced it."""
     nodes, phase = [], "forward"
     try:
         nodes.extend(Engine(x) for x in xs)
@@ -30,7 +31,13 @@ def engine_run(program, xs, Engine):
         nodes[-1].backward()
     except RecursionError as e:
         raise EngineError("recursion", len(nodes) if phase == "forward" else "backward", repr(e)) from None
+    except MemoryError as e:
+        raise EngineError("memory", len(nodes) if phase == "forward" else "backward", repr(e)) from None
     except Exception as e:  # the engine under test may raise anything; that is a finding, not a crash
+        # An op that raises on a complex operand (relu of (-8) ** (1/3)) is not the op at fault:
+        # the node that made the complex number is.
+        for i, v in enumerate(nodes):
+            _read(v, i, "data")
         node = len(nodes) if phase == "forward" else "backward"
         raise EngineError("raise", node, f"{type(e).__name__}: {e}") from None
     # Every node's data before any gradient: a complex value is reported where it arose, not at
@@ -52,7 +59,7 @@ def _as_real(x, node, what):
     try:
         return float(x)
     except (TypeError, ValueError, OverflowError):
-        raise EngineError("raise", node, f"{what} is {type(x).__name__} {x!r:.60}, not a number") from None
+        raise EngineError("not-a-number", node, f"{what} is a {type(x).__name__} ({x!r:.60}), not a number") from None
 
 
 def torch_run(program, X):

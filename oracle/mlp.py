@@ -181,12 +181,13 @@ class MLPFinding:
         return "\n".join(lines + ["", self.spec.describe()])
 
 
-def check_mlp(spec, Engine, steps=0, report=None):
+def check_mlp(spec, Engine, steps=0, report=None, through_nn=False):
     """Compare outputs, loss and every parameter's gradient; then `steps` SGD steps, comparing
-    every parameter after every step. Returns a Report with at most one finding."""
+    every parameter after every step. Returns a Report with at most one finding. through_nn: the
+    engine is micrograd's own Value, checked through micrograd.nn (else through the oracle's own
+    neuron code, which needs nothing but the engine's Value)."""
     report = report if report is not None else Report()
-    from micrograd.engine import Value
-    if Engine is Value:
+    if through_nn:
         params = nn_model(spec)
         flat = params.parameters()
     else:

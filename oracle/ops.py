@@ -89,6 +89,7 @@ TABLE = [
     Op("sigmoid", 1, "{0}.sigmoid()", needs="sigmoid", exact=lambda a, c: _sigmoid(a),
        derivs=lambda a, c: (_sigmoid(a) * (1 - _sigmoid(a)),)),
     Op("abs", 1, "{0}.abs()", needs="abs", exact=lambda a, c: abs(a), derivs=lambda a, c: (_sign(a),)),
+    Op("abs_fn", 1, "abs({0})", needs="abs", exact=lambda a, c: abs(a), derivs=lambda a, c: (_sign(a),)),
 ]
 OPS = {op.name: op for op in TABLE}
 

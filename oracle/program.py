@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from oracle.ops import OPS
 
+LOOP = 10  # a chain of this many of the same op prints as a loop
+
 
 @dataclass(frozen=True)
 class Instr:
@@ -42,10 +44,44 @@ class Program:
         return f"{self.name(i)} = {OPS[ins.op].source([self.name(a) for a in ins.args], ins.c)}"
 
     def source(self, fname="f"):
-        """The program as a Python function of its inputs that returns its output node."""
+        """The program as a Python function of its inputs that returns its output node. A run of
+        LOOP or more of the same one-operand op, each on the node before it (a deep chain), is
+        written as a loop."""
         params = ", ".join(self.name(i) for i in range(self.n_inputs))
-        body = [f"    {self.line(i)}" for i in range(self.n_inputs, self.n_nodes)]
+        body, k, uses = [], self.n_inputs, self._uses()
+        while k < self.n_nodes:
+            n = self._run(k, uses)
+            if n < LOOP:
+                body.append(f"    {self.line(k)}")
+                k += 1
+                continue
+            ins, name = self.instrs[k - self.n_inputs], self.name(k + n - 1)
+            body += [f"    {name} = {self.name(ins.args[0])}", f"    for _ in range({n}):",
+                     f"        {name} = {OPS[ins.op].source([name], ins.c)}"]
+            k += n
         return "\n".join([f"def {fname}({params}):", *body, f"    return {self.name(self.n_nodes - 1)}"])
+
+    def _uses(self):
+        uses = [0] * self.n_nodes
+        for ins in self.instrs:
+            for a in ins.args:
+                uses[a] += 1
+        return uses
+
+    def _run(self, k, uses):
+        """How many nodes from k on repeat node k's one-operand op on the node before, each used
+        only by the next."""
+        first = self.instrs[k - self.n_inputs]
+        if len(first.args) != 1:
+            return 1
+        j = k + 1
+        while j < self.n_nodes:
+            ins = self.instrs[j - self.n_inputs]
+            # by repr: 2 and 2.0, 0.0 and -0.0 print differently
+            if (ins.op, repr(ins.c), ins.args) != (first.op, repr(first.c), (j - 1,)) or uses[j - 1] != 1:
+                break
+            j += 1
+        return j - k
 
     def consumers(self):
         """For each node, the (node, operand position) pairs that use it."""
