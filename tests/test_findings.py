@@ -1,5 +1,6 @@
-"""The finding store: a JSON case and a standalone reproducer per signature, deduplicated, written
-atomically (racing writers, kill -9); the reproducer exits 1 while the bug is there and 0 once fixed."""
+"""The finding store: a standalone reproducer and a JSON case per root cause, published only once the
+reproducer fails in a fresh process, deduplicated by name, written atomically (racing writers, kill
+-9); the reproducer exits 1 while the bug is there and 0 once fixed."""
 import concurrent.futures
 import inspect
 import io
@@ -21,14 +22,22 @@ torch = pytest.importorskip("torch")
 
 from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.check import Finding, check_program  # noqa: E402
+from oracle.fuzz.engines import load  # noqa: E402
 from oracle.fuzz.mutants import mutant_engine  # noqa: E402
 from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source  # noqa: E402
-from oracle.fuzz.store import STALE_SECONDS, FindingStore, load_case  # noqa: E402
+from oracle.fuzz.store import STALE_SECONDS, FindingStore, check_out, load_case, sweep  # noqa: E402
 from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_forward  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 
 REPO = str(pathlib.Path(__file__).resolve().parents[1])
 MUL = Program(2, (Instr("mul", (0, 1)),))
+
+
+def origin(spec):
+    return load(spec, sandboxed=False)[1]
+
+
+MICROGRAD = origin("micrograd.engine:Value")
 
 
 def mul_grad_finding():
@@ -54,9 +63,10 @@ def bits(xs):
 def test_record_writes_case_and_a_reproducer_that_fails_until_the_engine_is_fixed(tmp_path):
     finding = mul_grad_finding()
     store = FindingStore(tmp_path / "findings")
-    meta = {"seed": 7, "engine": "oracle.fuzz.mutants:mul_grad", "strict": True}
-    path = store.record(finding, MUL, finding.point, meta)
-    assert path == tmp_path / "findings" / f"{finding.signature}.json"
+    saved = store.record("mul", finding, MUL, finding.point, {"seed": 7, "strict": True},
+                         origin("oracle.fuzz.mutants:mul_grad"))
+    path = saved.path
+    assert saved.state == "confirmed" and saved.exit == 1 and path == tmp_path / "findings" / "mul.json"
     script = path.with_suffix(".py")
     case = json.loads(path.read_text())
     assert case["kind"] == "grad" and case["seed"] == 7 and case["engine"] == "oracle.fuzz.mutants:mul_grad"
@@ -74,7 +84,7 @@ def test_record_writes_case_and_a_reproducer_that_fails_until_the_engine_is_fixe
 
 def test_reproducer_defines_the_program_once_and_does_not_import_the_oracle(tmp_path):
     finding = mul_grad_finding()
-    source = reproducer_source(MUL, finding.point, "micrograd.engine:Value", finding)
+    source = reproducer_source(MUL, finding.point, MICROGRAD, finding)
     assert source.count("def f(") == 1 and MUL.source() in source
     assert "import oracle" not in source and "from oracle" not in source
     script = tmp_path / "repro.py"
@@ -86,24 +96,29 @@ def test_reproducer_defines_the_program_once_and_does_not_import_the_oracle(tmp_
     assert done.stdout.split()[-2:] == ["0", "False"], done.stdout + done.stderr
 
 
-def test_reproducer_fails_is_false_when_the_output_hides_the_bug(tmp_path):
+def test_a_finding_its_own_reproducer_clears_is_noise_and_not_published(tmp_path):
     # float32 rounding of x0 * 0.1, then multiplied by 0: the output and its gradient are exact again.
     program = Program(1, (Instr("mul_c", (0,), 0.1), Instr("mul_c", (1,), 0.0)))
     finding = check_program(program, [[1.0]], mutant_engine("float32_data")).findings[0]
-    meta = {"engine": "oracle.fuzz.mutants:float32_data"}
-    path = FindingStore(tmp_path).record(finding, program, finding.point, meta)
-    assert json.loads(path.read_text())["reproducer_fails"] is False
+    saved = FindingStore(tmp_path).record("f32", finding, program, finding.point, {},
+                                          origin("oracle.fuzz.mutants:float32_data"))
+    assert (saved.state, saved.exit, saved.path) == ("noise", 0, None) and "agrees with torch" in saved.output
+    assert not any(p.name.startswith("f32") for p in tmp_path.iterdir())
 
 
-def test_same_signature_is_recorded_once(tmp_path):
+def record(store, name, finding, program, point, meta=None):
+    return store.record(name, finding, program, point, meta or {}, MICROGRAD)
+
+
+def test_a_name_is_recorded_once(tmp_path):
     store = FindingStore(tmp_path, verify=False)
-    first = store.record(fake_finding("value", "tanh", [0.5]), Program(1, (Instr("tanh", (0,)),)), [0.5], {})
+    first = record(store, "tanh", fake_finding("value", "tanh", [0.5]), Program(1, (Instr("tanh", (0,)),)), [0.5])
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     other = Program(1, (Instr("exp", (0,)), Instr("tanh", (1,))))
-    assert store.record(fake_finding("value", "tanh", [0.7]), other, [0.7], {}) is None
-    assert FindingStore(tmp_path).record(fake_finding("value", "tanh", [0.9]), other, [0.9], {}) is None
+    assert record(store, "tanh", fake_finding("value", "tanh", [0.7]), other, [0.7]).state == "taken"
+    assert record(FindingStore(tmp_path), "tanh", fake_finding("value", "tanh", [0.9]), other, [0.9]).state == "taken"
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-    assert first.name == "value-tanh.json" and store.recorded() == ["value-tanh"]
+    assert first.path.name == "tanh.json" and store.recorded() == ["tanh"]
 
 
 # MLP(2, [2, 1]) with tanh: the planted 1 - t in tanh's derivative shows in the first layer's gradients.
@@ -120,8 +135,8 @@ def tanh_grad_mlp_finding():
 
 def test_record_mlp_writes_a_reproducer_that_fails_until_the_engine_is_fixed(tmp_path):
     finding = tanh_grad_mlp_finding()
-    path = FindingStore(tmp_path / "findings").record_mlp(finding, {"seed": 5, "engine": TANH_GRAD})
-    assert path == tmp_path / "findings" / f"{finding.signature}.json"
+    path = FindingStore(tmp_path / "findings").record_mlp("tanh-mlp", finding, {"seed": 5}, origin(TANH_GRAD)).path
+    assert path == tmp_path / "findings" / "tanh-mlp.json"
     case = json.loads(path.read_text())
     assert case["kind"] == "mlp-grad" and case["seed"] == 5 and case["engine"] == TANH_GRAD
     assert MLPSpec.from_json(case["mlp"]) == TANH_MLP and case["steps"] == finding.step
@@ -138,7 +153,7 @@ def test_record_mlp_writes_a_reproducer_that_fails_until_the_engine_is_fixed(tmp
 
 def test_mlp_reproducer_trains_with_the_oracles_own_neuron_code_and_does_not_import_the_oracle(tmp_path):
     finding = MLPFinding("train", TANH_MLP, "loss", step=3)  # as if step 3 had failed: train 3 steps
-    source = mlp_reproducer_source(TANH_MLP, finding.step, "micrograd.engine:Value", finding)
+    source = mlp_reproducer_source(TANH_MLP, finding.step, MICROGRAD, finding)
     assert inspect.getsource(engine_forward) in source and "STEPS = 3" in source
     assert "import oracle" not in source and "from oracle" not in source
     script = tmp_path / "repro.py"
@@ -147,19 +162,26 @@ def test_mlp_reproducer_trains_with_the_oracles_own_neuron_code_and_does_not_imp
     assert done.returncode == 0 and "through 3 SGD steps" in done.stdout, done.stdout + done.stderr
 
 
-def test_same_mlp_signature_is_recorded_once(tmp_path):
+def test_an_mlp_name_is_recorded_once(tmp_path):
     store = FindingStore(tmp_path, verify=False)
     finding = tanh_grad_mlp_finding()
-    assert store.record_mlp(finding, {"seed": 1}).name == f"{finding.signature}.json"
+    assert store.record_mlp("m", finding, {"seed": 1}, MICROGRAD).path.name == "m.json"
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    assert sorted(before) == [f"{finding.signature}.json", f"{finding.signature}.py"]
-    assert store.record_mlp(finding, {"seed": 2}) is None
-    assert FindingStore(tmp_path, verify=False).record_mlp(finding, {"seed": 3}) is None
+    assert sorted(before) == ["m.json", "m.py"]
+    assert store.record_mlp("m", finding, {"seed": 2}, MICROGRAD).state == "taken"
+    assert FindingStore(tmp_path, verify=False).record_mlp("m", finding, {"seed": 3}, MICROGRAD).state == "taken"
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+def test_an_mlp_reproducer_shows_the_weights_as_a_table(tmp_path):
+    source = mlp_reproducer_source(TANH_MLP, 0, MICROGRAD, tanh_grad_mlp_finding())
+    assert "json.loads" not in source
+    assert "        [  # layer 1: 2 input(s) -> 2 neuron(s), tanh\n            ([0.5, -0.3], 0.1),\n" in source
+    assert "    X=[  # one example per row\n        [1.0, -0.5],\n" in source
+
+
 def test_replay_of_a_recorded_mlp_finding_fails_on_the_mutant_and_passes_on_micrograd(tmp_path):
-    path = FindingStore(tmp_path, verify=False).record_mlp(tanh_grad_mlp_finding(), {"engine": TANH_GRAD})
+    path = FindingStore(tmp_path, verify=False).record_mlp("m", tanh_grad_mlp_finding(), {}, origin(TANH_GRAD)).path
     for args, want in (([], 1), (["--engine", "micrograd.engine:Value"], 0)):
         out = io.StringIO()
         with redirect_stdout(out):
@@ -172,13 +194,14 @@ def test_load_case_round_trips_exactly(tmp_path):
     program = Program(3, (Instr("add", (0, 1)), Instr("mul_c", (3,), -0.0), Instr("rsub_c", (2,), 0.1),
                           Instr("pow_int", (5,), -3), Instr("add", (4, 6))))
     point = [float("inf"), float("nan"), -0.0]
-    path = FindingStore(tmp_path, verify=False).record(fake_finding("grad", "add", point), program, point,
-                                                       {"seed": 3, "engine": "micrograd.engine:Value"})
+    path = record(FindingStore(tmp_path, verify=False), "add", fake_finding("grad", "add", point), program, point,
+                  {"seed": 3}).path
     got, got_point, meta = load_case(path)
     assert got.to_json() == program.to_json() and repr(got) == repr(program)
     assert bits(got_point) == bits(point)
     assert type(got.instrs[3].c) is int
     assert meta["seed"] == 3 and meta["signature"] == "grad-add" and "program" not in meta
+    assert meta["engine"] == "micrograd.engine:Value" and meta["engine_root"] == REPO
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -210,11 +233,12 @@ def test_racing_threads_one_signature_exactly_one_wins(tmp_path):
         store = FindingStore(tmp_path, verify=False)  # one store per worker, as separate processes have
         program = Program(1, (Instr("mul_c", (0,), float(i + 2)),))
         barrier.wait()
-        return store.record(fake_finding("value", "mul_c", [i + 0.5]), program, [i + 0.5], {"seed": i})
+        return store.record("value-mul_c", fake_finding("value", "mul_c", [i + 0.5]), program, [i + 0.5],
+                            {"seed": i}, MICROGRAD)
 
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         results = list(pool.map(record, range(n)))
-    winners = [r for r in results if r is not None]
+    winners = [r.path for r in results if r.state == "confirmed"]
     assert len(winners) == 1
     assert_complete_and_consistent(tmp_path, orphans_allowed=0)
     _, point, meta = load_case(winners[0])
@@ -227,6 +251,7 @@ def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
         import pathlib, sys, time
         sys.path.insert(0, {REPO!r})
         from oracle.check import Finding
+        from oracle.fuzz.engines import load
         from oracle.fuzz.store import FindingStore
         from oracle.program import Instr, Program
         i, go = int(sys.argv[1]), pathlib.Path({str(go)!r})
@@ -239,7 +264,9 @@ def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
         start = float(go.read_text())
         while time.time() < start:  # all start within microseconds of each other
             pass
-        print("won" if store.record(finding, program, [0.5], dict(seed=i)) else "lost")
+        origin = load("micrograd.engine:Value", sandboxed=False)[1]
+        saved = store.record(finding.signature, finding, program, [0.5], dict(seed=i), origin)
+        print("won" if saved.state == "confirmed" else "lost")
     """)
     procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE, text=True)
              for i in range(4)]
@@ -257,6 +284,7 @@ import itertools, os, sys, time
 sys.path.insert(0, {repo!r})
 from oracle.fuzz import store as findings
 from oracle.check import Finding
+from oracle.fuzz.engines import load
 from oracle.program import Instr, Program
 
 real_fsync = os.fsync
@@ -267,10 +295,12 @@ def slow_fsync(fd):  # widens the window between writing a file and publishing i
 
 os.fsync = slow_fsync
 store = findings.FindingStore({out!r}, verify=False)
+origin = load("micrograd.engine:Value", sandboxed=False)[1]
 print("ready", flush=True)
 for i in itertools.count({first}):
     program = Program(1, (Instr("tanh", (0,)), Instr("mul_c", (1,), i + 0.25)))
-    store.record(Finding(f"value{{i}}", 2, "mul_c", [0.5], 1.0, 2.0), program, [0.5], dict(seed=i))
+    finding = Finding(f"value{{i}}", 2, "mul_c", [0.5], 1.0, 2.0)
+    store.record(finding.signature, finding, program, [0.5], dict(seed=i), origin)
 """
 
 
@@ -293,12 +323,12 @@ def test_a_stale_orphan_reproducer_does_not_block_its_signature(tmp_path):
     store = FindingStore(tmp_path, verify=False)
     program = Program(1, (Instr("exp", (0,)),))
     orphan = tmp_path / "value-exp.py"
-    orphan.write_text(reproducer_source(program, [0.1], "micrograd.engine:Value"))
-    # A fresh .py without its .json: a writer is between its two links, so the signature is taken.
-    assert store.record(fake_finding("value", "exp", [0.5]), program, [0.5], {}) is None
+    orphan.write_text(reproducer_source(program, [0.1], MICROGRAD))
+    # A fresh .py without its .json: a writer is between its two links, so the name is taken.
+    assert record(store, "value-exp", fake_finding("value", "exp", [0.5]), program, [0.5]).state == "taken"
     old = time.time() - STALE_SECONDS - 60
     os.utime(orphan, (old, old))  # the writer was killed long ago
-    path = store.record(fake_finding("value", "exp", [0.5]), program, [0.5], {})
+    path = record(store, "value-exp", fake_finding("value", "exp", [0.5]), program, [0.5]).path
     assert path is not None and load_case(path)[1] == [0.5]
     assert "POINT = [0.5]" in orphan.read_text()
     assert_complete_and_consistent(tmp_path, orphans_allowed=0)
@@ -320,7 +350,36 @@ def assert_complete_and_consistent(out, orphans_allowed):
         assert source.endswith("sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ENGINE))\n")
     for sig in cases:
         program, point, meta = load_case(out / f"{sig}.json")
-        assert meta["signature"] == sig
+        assert meta["signature"] == sig, (meta["signature"], sig)
         source = (out / f"{sig}.py").read_text()
         assert program.source() in source and f"POINT = [{', '.join(map(repr, point))}]" in source
     return cases
+
+
+def test_out_that_is_a_file_or_cannot_be_written_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert check_out(tmp_path / "afile") == f"--out {tmp_path / 'afile'} is a file, not a directory"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.geteuid() != 0:  # root writes anywhere
+            assert "cannot write there" in check_out(locked)
+    finally:
+        locked.chmod(0o700)
+    assert "cannot write there" in check_out(tmp_path / "afile" / "below")
+    assert check_out(tmp_path / "new" / "dir") is None and (tmp_path / "new" / "dir").is_dir()
+
+
+def test_sweep_removes_the_temporary_files_of_dead_writers_and_keeps_a_live_ones(tmp_path):
+    from oracle.fuzz.store import HOST
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {"dead": f".x.py~{HOST}~{dead.pid}~ab.tmp", "alive": f".x.py~{HOST}~{os.getpid()}~cd.tmp",
+             "other host": ".x.py~elsewhere~1~ef.tmp", "old other host": ".y.py~elsewhere~1~gh.tmp"}
+    for name in names.values():
+        (tmp_path / name).write_text("half written")
+    old = time.time() - STALE_SECONDS - 60
+    os.utime(tmp_path / names["old other host"], (old, old))
+    sweep(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names["alive"], names["other host"]])

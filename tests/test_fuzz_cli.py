@@ -1,14 +1,15 @@
 """`python -m oracle fuzz` and `selftest` as a user runs them: exit codes, one-line errors, the
-summary, shards, replay, and isolation from engines that hang, raise, overflow the stack or crash
-(the toy engines of tests/engines.py). Each campaign is a few cases with a fixed seed.
+summary by root cause and class, shards, replay, and engines loaded from files and from a package of
+the same name as this project's. Each campaign is a few cases with a fixed seed.
 
-Usage errors and one campaign run as real subprocesses; the other campaigns run the same entry
-point in this process (its workers are still processes), which saves the ~2 s a fresh Python
-takes to import torch, and shares one forkserver among them."""
+Usage errors and a few campaigns run as real subprocesses; the others run the same entry point in
+this process (its workers are still sandboxed processes), which saves the ~2 s a fresh Python takes
+to import torch, and shares one forkserver among them."""
 import io
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -20,16 +21,17 @@ torch = pytest.importorskip("torch")
 
 from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.fuzz import cases  # noqa: E402
-from oracle.generate import ALL_OPS  # noqa: E402
+from oracle.ops import OPS  # noqa: E402
+from tests.zoo import LEARNER_ROOT, mistake_line  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def oracle(*args, timeout=120):
-    """Run `python -m oracle ARGS` in a fresh Python from the repository's root: (exit code, stdout, stderr)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def oracle(*args, timeout=120, cwd=ROOT, env=None):
+    """Run `python -m oracle ARGS` in a fresh Python: (exit code, stdout, stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     env.pop("ORACLE_DEBUG", None)
-    done = subprocess.run([sys.executable, "-m", "oracle", *map(str, args)], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "oracle", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
     return done.returncode, done.stdout, done.stderr
 
@@ -51,18 +53,25 @@ def fuzz(tmp_path, *args, run=oracle_here):
     return code, out, err, json.loads(summary.read_text()) if summary.exists() else None
 
 
+def causes(summary, *classes):
+    """The summary's root causes of the given classes (all three by default)."""
+    names = [("ordinary", 1), ("edge", 2), ("python_float", 3)]
+    return [row for name, c in names if c in (classes or (1, 2, 3)) for row in summary["classes"][name]]
+
+
 def test_micrograd_passes_a_short_campaign_with_exit_0_and_a_full_summary(tmp_path):
     code, out, err, summary = fuzz(tmp_path, "--cases", 20, run=oracle)
     assert code == 0, out + err
     assert out.startswith("seed 1 ")
-    for key in ("cases", "nodes", "seconds", "cases_per_second", "findings", "op_checks_per_second",
-                "coverage", "findings_by_kind", "domain_differences", "noise", "seed", "shard", "engine"):
+    assert f"engine micrograd.engine:Value from {ROOT / 'micrograd/engine.py'} (this project's own micrograd)" in out
+    for key in ("cases", "nodes", "seconds", "cases_per_second", "findings", "op_checks_per_second", "classes",
+                "coverage", "python_float_points", "noise", "seed", "shard", "engine", "engine_file"):
         assert key in summary, key
-    assert summary["cases"] == 20 and summary["findings"] == 0 and summary["findings_by_kind"] == {}
-    assert summary["nodes"] > 0 and summary["seed"] == 1 and summary["shard"] == "1/1"
-    assert summary["engine"] == "micrograd.engine:Value"
-    assert summary["coverage"]["ops_enabled"] == 23 and 0 < summary["coverage"]["ops_seen"] <= 23
-    assert not (tmp_path / "findings").exists()  # nothing found, nothing written
+    assert summary["cases"] == 20 and summary["findings"] == 0 and causes(summary) == []
+    assert summary["nodes"] > 0 and summary["seed"] == 1 and summary["shard"] == "1/1" and summary["strict"]
+    assert summary["kinds"]["deep"] == 2  # the deep chain and the deep net come first in every campaign
+    assert summary["coverage"]["ops_enabled"] == len(OPS) and 0 < summary["coverage"]["ops_seen"] <= len(OPS)
+    assert not any((tmp_path / "findings").iterdir())  # nothing found, nothing written
 
 
 @pytest.mark.parametrize("args", [
@@ -75,17 +84,32 @@ def test_micrograd_passes_a_short_campaign_with_exit_0_and_a_full_summary(tmp_pa
     ["--ops", "add,frobnicate"],
     ["--ops", ","],
     ["--kind", "everything"],
+    ["--memory-mb", "0"],
     ["--no-such-flag"],
-    ["--engine", "no_such_module:Value"],
-    ["--engine", "micrograd.engine:NoSuchClass"],
+    ["--engine", ""],
     ["--engine", "not a spec"],
+    ["--engine", "no/such/engine.py:Value"],
+    ["--engine-path", "no/such/folder"],
+    ["--out", "pyproject.toml"],
     ["--replay", "no/such/finding.json"],
+    ["--engine", "no_such_module:Value", "--cases", "1"],
+    ["--engine", "micrograd.engine:NoSuchClass", "--cases", "1"],
+    ["--engine", "tests.hostile.exits_at_import:Value", "--cases", "1"],
+    ["--engine", "tests.hostile.no_backward:Value", "--cases", "1"],
 ])
-def test_bad_usage_exits_2_with_a_one_line_reason(args):
-    code, out, err = oracle("fuzz", *args)
+def test_bad_usage_exits_2_with_a_one_line_reason(args, tmp_path):
+    out_dir = [] if "--out" in args else ["--out", tmp_path]
+    code, out, err = oracle("fuzz", *args, *out_dir)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "error" in err, err
     assert "Traceback" not in err
+
+
+def test_an_engine_that_cannot_be_driven_says_why_and_writes_a_summary_that_says_so(tmp_path):
+    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.hostile.numpy_data:Value", "--cases", 5)
+    assert code == 2 and "cannot be driven: Engine(0.7).data is a numpy.ndarray, not a number" in err, out + err
+    assert "cannot be driven" in summary["error"] and summary["engine_file"].endswith("numpy_data.py")
+    assert not any((tmp_path / "findings").iterdir())
 
 
 def test_kind_choices_are_the_case_kinds_and_all():
@@ -94,144 +118,157 @@ def test_kind_choices_are_the_case_kinds_and_all():
 
 
 def test_shards_are_disjoint_and_together_are_the_whole_campaign():
-    whole = list(cases.plan(seed=7, count=300))
-    shards = [list(cases.plan(seed=7, shard=(k, 3), count=100)) for k in (1, 2, 3)]
+    mix = cases.kind_mix("expr", OPS)
+    whole = list(cases.plan(seed=7, count=300, mix=mix))
+    shards = [list(cases.plan(seed=7, shard=(k, 3), count=100, mix=mix)) for k in (1, 2, 3)]
     seeds = [{cseed for _, cseed, _ in shard} for shard in shards]
     assert all(not (a & b) for i, a in enumerate(seeds) for b in seeds[i + 1:])
     assert sorted(c for shard in shards for c in shard) == sorted(whole)
     assert [i for i, _, _ in shards[1]][:3] == [1, 4, 7]
 
 
+def test_every_shard_with_deep_cases_starts_with_the_deep_chain_and_the_deep_net():
+    for shard in ((1, 1), (2, 3)):
+        plan = list(cases.plan(seed=9, shard=shard, count=4))
+        assert [kind for _, _, kind in plan[:2]] == ["deep-chain", "deep-net"]
+    chain, _ = cases.build_case(cases.case_seed(9, 0), "deep-chain", tuple(OPS))
+    net, _ = cases.build_case(cases.case_seed(9, 1), "deep-net", tuple(OPS))
+    assert len(chain) >= 5000 and len(net) >= 5000
+    assert [kind for _, _, kind in cases.plan(seed=9, count=3, mix=cases.kind_mix("expr", OPS))] == ["expr"] * 3
+
+
 def test_shard_flag_runs_exactly_that_shards_cases(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--shard", "2/3", "--cases", 30, "--workers", 0)
+    code, out, err, summary = fuzz(tmp_path, "--shard", "2/3", "--cases", 30, "--workers", 0, "--kind", "expr")
     assert code == 0 and summary["shard"] == "2/3" and summary["cases"] == 30, out + err
-    assert summary["kinds"] == dict(Counter(kind for _, _, kind in cases.plan(1, (2, 3), 30)))
+    mix = cases.kind_mix("expr", OPS)
+    assert summary["kinds"] == dict(Counter(cases.base_kind(k) for _, _, k in cases.plan(1, (2, 3), 30, mix)))
 
 
 def test_a_case_is_a_function_of_the_seed_and_its_index_alone():
-    (i, cseed, kind), = cases.plan(seed=3, shard=(5, 9), count=1)
-    assert i == 4 and list(cases.plan(seed=3, count=5))[4] == (i, cseed, kind)
-    assert cases.build_case(cseed, "expr", ALL_OPS) == cases.build_case(cseed, "expr", ALL_OPS)
+    (i, cseed, kind), = cases.plan(seed=3, shard=(5, 9), count=1, mix=cases.kind_mix("expr", OPS))
+    assert i == 4 and list(cases.plan(seed=3, count=5, mix=cases.kind_mix("expr", OPS)))[4] == (i, cseed, kind)
+    assert cases.build_case(cseed, "expr", tuple(OPS)) == cases.build_case(cseed, "expr", tuple(OPS))
     assert cases.case_seed(3, 4) != cases.case_seed(4, 3)
 
 
 @pytest.fixture(scope="module")
-def mutant_finding(tmp_path_factory):
-    """A campaign against a mutant (tanh's derivative is 1 - t): its exit code and saved finding."""
+def mutant_campaign(tmp_path_factory):
+    """A campaign against a mutant (tanh's derivative is 1 - t): its exit code, output and summary."""
     tmp = tmp_path_factory.mktemp("mutant")
     code, out, err, summary = fuzz(tmp, "--engine", "oracle.fuzz.mutants:tanh_grad", "--kind", "expr", "--cases", 200,
                                    "--max-findings", 1)
     return code, out + err, summary
 
 
-def test_a_mutant_is_found_with_exit_1_and_the_finding_is_on_disk(mutant_finding):
-    code, output, summary = mutant_finding
+def test_a_mutant_is_one_root_cause_with_exit_1_and_a_confirmed_reproducer_on_disk(mutant_campaign):
+    code, output, summary = mutant_campaign
     assert code == 1, output
-    assert summary["findings"] == 1 and summary["findings_by_kind"] == {"grad": 1}
-    saved = summary["finding_files"][0]
-    assert saved["signature"] == "grad-tanh" and saved["ops"] <= 4
-    assert pathlib.Path(saved["path"]).exists() and pathlib.Path(saved["path"]).with_suffix(".py").exists()
-    assert saved["path"] in output
+    (row,) = causes(summary)
+    assert row["class"] == 1 and row["cause"] == "rule" and row["method"] == "_tanh_backward"
+    assert row["state"] == "confirmed" and row["ops"] <= 4
+    assert row["source"] == "out._a.grad += out.grad * (1.0 - out.data)"  # the mutant's own line
+    assert pathlib.Path(row["json"]).exists() and pathlib.Path(row["reproducer"]).exists()
+    assert row["reproducer"] in output and "class 1: wrong at ordinary inputs" in output
 
 
-def test_replay_exits_1_while_the_bug_is_there_and_0_on_a_correct_engine(mutant_finding):
-    path = mutant_finding[2]["finding_files"][0]["path"]
+def test_replay_exits_1_while_the_bug_is_there_and_0_on_a_correct_engine(mutant_campaign):
+    path = causes(mutant_campaign[2])[0]["json"]
     code, out, err = oracle_here("fuzz", "--replay", path)  # the finding's own engine: the mutant
-    assert code == 1 and "still failing (grad-tanh)" in out and "Gradients are not close!" in out, out + err
+    assert code == 1 and "still failing" in out and "root cause (class 1)" in out, out + err
     code, out, err = oracle_here("fuzz", "--replay", path, "--engine", "micrograd.engine:Value")
     assert code == 0 and "fixed" in out, out + err
+
+
+def test_replay_finds_the_engine_where_the_finding_recorded_it_from_any_directory(tmp_path):
+    code, out, err, summary = fuzz(tmp_path, "--engine", "tests/zoo/tanh_grad_uses_input.py:Value", "--kind", "expr",
+                                   "--cases", 100, "--max-findings", 1)
+    assert code == 1, out + err
+    path = pathlib.Path(causes(summary, 1)[0]["json"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = elsewhere / path.name
+    shutil.copy(path, moved)
+    code, out, err = oracle("fuzz", "--replay", moved, cwd=elsewhere, env={"PYTHONPATH": ""})
+    assert code == 1 and "tests/zoo/tanh_grad_uses_input.py" in out, out + err
 
 
 def test_an_mlp_finding_is_saved_with_a_failing_reproducer_and_replays(tmp_path):
     code, out, err, summary = fuzz(tmp_path, "--engine", "oracle.fuzz.mutants:tanh_grad", "--kind", "mlp",
                                    "--cases", 30, "--max-findings", 1)
     assert code == 1, out + err
-    saved = summary["finding_files"][0]
-    assert saved["kind"] == "mlp-grad" and saved["ops"] is None
-    json_path = pathlib.Path(saved["path"])
-    assert json_path.with_suffix(".py").exists() and json.loads(json_path.read_text())["reproducer_fails"] is True
-    code, out, err = oracle_here("fuzz", "--replay", json_path)
-    assert code == 1 and f"still failing ({saved['signature']})" in out, out + err
+    (row,) = causes(summary)
+    assert row["kinds"] and set(row["kinds"]) <= {"mlp-grad", "mlp-value", "mlp-loss", "train"}
+    assert row["ops"] is None and row["state"] == "confirmed"
+    code, out, err = oracle_here("fuzz", "--replay", row["json"])
+    assert code == 1 and "still failing" in out, out + err
 
 
-def test_planted_bug_is_found_reduced_and_written_as_a_runnable_reproducer(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:WrongTanhGradValue",
-                                   "--ops", "add,mul,tanh,add_c,mul_c", "--kind", "expr", "--cases", 100,
-                                   "--max-findings", 1)
-    assert code == 1, out + err
-    saved = summary["finding_files"][0]
-    assert saved["kind"] == "grad" and "tanh" in saved["signature"] and saved["ops"] <= 4
-    json_path = pathlib.Path(saved["path"])
-    py_path = json_path.with_suffix(".py")
-    assert json.loads(json_path.read_text())["reproducer_fails"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    # Both at once: each is a fresh Python importing torch.
-    runs = [subprocess.Popen([sys.executable, str(py_path), *engine], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-            for engine in ([], ["micrograd.engine:Value"])]
-    (planted, _), (fixed, _) = [(r.wait(120), r.stdout.read()) for r in runs]
-    for r in runs:
-        r.stdout.close()
-    assert (planted, fixed) == (1, 0)
+def test_a_learners_package_called_micrograd_is_the_one_tested_when_named(tmp_path):
+    """Run from this project's own checkout, `--engine micrograd.engine:Value` alone loads ours; with
+    the learner's folder (--engine-path or PYTHONPATH), theirs, and the header says which file."""
+    learner = LEARNER_ROOT / "micrograd" / "engine.py"
+    for extra in (["--engine-path", LEARNER_ROOT], []):
+        env = {} if extra else {"PYTHONPATH": f"{LEARNER_ROOT}{os.pathsep}{ROOT}"}
+        code, out, err, summary = fuzz(tmp_path, "--engine", "micrograd.engine:Value", *extra, "--kind", "expr",
+                                       "--cases", 100, "--max-findings", 1, run=lambda *a, env=env: oracle(*a, env=env))
+        assert f"engine micrograd.engine:Value from {learner}" in out and "this project's own" not in out, out + err
+        assert code == 1 and summary["engine_file"] == str(learner)
+        (row,) = causes(summary, 1, 2)
+        assert (row["file"], row["line"]) == tuple(map(str, mistake_line("learner_pkg")))[:1] + (
+            mistake_line("learner_pkg")[1],)
+    code, out, err, summary = fuzz(tmp_path, "--engine", "micrograd.engine:Value", "--cases", 3, run=oracle)
+    assert "(this project's own micrograd)" in out and "--engine-path DIR" in out
 
 
-def test_engine_that_hangs_is_a_timeout_finding_and_the_campaign_still_ends(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:HangingValue", "--ops", "add,mul,tanh",
-                                   "--kind", "expr", "--cases", 3, "--timeout", 1, "--max-findings", 1)
-    assert code == 1 and summary["findings_by_kind"] == {"timeout": 1}, out + err
-    message = json.loads(pathlib.Path(summary["finding_files"][0]["path"]).read_text())["message"]
-    assert "backward pass" in message
+def test_an_engine_named_by_its_file_is_loaded_from_it(tmp_path):
+    code, out, err, summary = fuzz(tmp_path, "--engine", ROOT / "tests/zoo/relu_grad_at_zero.py:Value", "--kind",
+                                   "expr", "--cases", 200, "--max-findings", 1)
+    assert code == 1 and summary["engine_file"] == str(ROOT / "tests/zoo/relu_grad_at_zero.py"), out + err
+    (row,) = causes(summary, 1, 2)
+    assert row["class"] == 2 and row["method"] == "relu" and row["line"] == mistake_line("relu_grad_at_zero")[1]
 
 
-def test_engine_deaf_to_the_alarm_is_killed_and_its_worker_replaced(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:DeafHangingValue", "--ops", "add,mul",
-                                   "--kind", "expr", "--cases", 2, "--timeout", 0.5)
-    assert code == 1 and summary["findings_by_kind"] == {"timeout": 1}, out + err
-    assert summary["cases"] == 2 and summary["worker_restarts"] >= 1
-
-
-def test_engine_that_raises_in_tanh_is_a_raise_finding(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:RaisingTanhValue", "--ops", "add,mul,tanh",
-                                   "--kind", "expr", "--cases", 20)
-    assert code == 1 and summary["findings_by_kind"] == {"raise": 1}, out + err
-    assert summary["finding_files"][0]["signature"] == "raise-tanh"
-
-
-def test_recursive_topological_sort_overflows_on_a_deep_chain(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:RecursiveValue", "--kind", "deep",
-                                   "--cases", 1)
-    assert code == 1 and summary["findings_by_kind"] == {"recursion": 1}, out + err
-
-
-def test_engine_that_crashes_its_process_is_a_crash_finding_not_a_crashed_campaign(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:CrashingExpValue", "--ops", "add,mul,exp",
-                                   "--kind", "expr", "--cases", 10)
-    assert code == 1 and summary["findings_by_kind"] == {"crash": 1}, out + err
-    assert summary["cases"] == 10  # the cases after the crash ran in a new worker
-    assert "SIGSEGV" in json.loads(pathlib.Path(summary["finding_files"][0]["path"]).read_text())["message"]
-
-
-def test_python_float_engine_raising_where_torch_gives_inf_is_a_domain_difference_unless_strict(tmp_path):
-    # math.exp(710) raises OverflowError where torch.exp gives inf
-    args = ("--engine", "tests.engines:Value", "--ops", "add,mul,exp", "--kind", "expr", "--cases", 40)
+def test_python_float_semantics_is_class_3_shown_apart_and_counted_only_when_strict(tmp_path):
+    # math.exp(710) raises OverflowError where torch.exp gives inf; x / 0.0 raises ZeroDivisionError
+    args = ("--engine", "tests.zoo.lecture:Value", "--ops", "add,mul,exp,div", "--kind", "expr", "--cases", 60)
     code, out, err, summary = fuzz(tmp_path, *args)
-    assert code == 0 and summary["domain_differences"] > 0, out + err
-    assert "skipped ops the engine does not support" not in out  # every op asked for is there
+    assert code == 0 and causes(summary, 1, 2) == [] and causes(summary, 3), out + err
+    assert {row["method"] for row in causes(summary, 3)} >= {"exp", "__truediv__"}
+    assert "class 3: Python float semantics where torch has an IEEE answer (not counted without --strict)" in out
     code, out, err, summary = fuzz(tmp_path, *args, "--strict")
-    assert code == 1 and summary["findings_by_kind"] == {"raise": 1}, out + err
-    assert summary["finding_files"][0]["signature"] == "raise-exp"
+    assert code == 1 and summary["findings"] == len(causes(summary, 3)) > 0, out + err
 
 
-def test_probe_skips_ops_the_engine_does_not_have_and_says_so(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:Value010", "--ops", "add,tanh,exp",
+def test_probe_says_why_each_op_is_skipped_and_tests_every_op_that_is_defined(tmp_path):
+    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.engines:Value010", "--ops", "add,tanh,exp,pow",
                                    "--kind", "expr", "--cases", 5)
-    assert "skipped ops the engine does not support: tanh, exp" in out
-    assert summary["ops"] == ["add"] and summary["skipped_ops"] == ["tanh", "exp"]
+    assert "ops the engine does not define (not generated):" in out
+    assert "  tanh     AttributeError: 'Value010' object has no attribute 'tanh'" in out
+    assert "  pow      AssertionError: only supporting int/float powers for now" in out
+    assert summary["ops"] == ["add"] and set(summary["skipped_ops"]) == {"tanh", "exp", "pow"}
+
+
+def test_an_op_that_is_defined_but_broken_is_tested_and_reported_not_skipped(tmp_path):
+    code, out, err, summary = fuzz(tmp_path, "--engine", "tests.zoo.exp_backward_signature:Value", "--ops", "exp,log",
+                                   "--kind", "expr", "--cases", 20)
+    assert code == 1, out + err
+    assert "ops the engine defines but that fail outright" in out and "exp      raise: TypeError" in out
+    assert "exp" in summary["ops"] and "exp" in summary["broken_ops"]
+    (row,) = causes(summary, 1, 2)
+    assert row["cause"] == "raise" and row["method"] == "exp" and row["state"] == "confirmed"
 
 
 def test_selftest_finds_a_planted_mutant_and_exits_0(tmp_path):
     code, out, err = oracle_here("selftest", "--only", "relu_kink", "--seconds-per-mutant", 10, "--out", tmp_path)
     assert code == 0, out + err
-    assert "1/1 mutants found" in out and "relu_kink" in out
+    assert "1/1 mutants found" in out and "relu_kink" in out and f"root causes saved in {tmp_path}" in out
+
+
+def test_selftest_leaves_nothing_behind_without_out(tmp_path):
+    before = set(pathlib.Path("/tmp").glob("oracle-selftest-*"))
+    code, out, err = oracle("selftest", "--only", "no_seed", "--seconds-per-mutant", 10)
+    assert code == 0, out + err
+    assert set(pathlib.Path("/tmp").glob("oracle-selftest-*")) == before and "saved in" not in out
 
 
 @pytest.mark.parametrize("args", [["--only", "no_such_mutant"], ["--only", ","], ["--seconds-per-mutant", "0"],

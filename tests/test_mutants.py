@@ -9,8 +9,8 @@ pytest.importorskip("mpmath", reason="the oracle needs its extra: pip install -e
 
 from micrograd.engine import Value  # noqa: E402
 from oracle.fuzz import mutants  # noqa: E402
+from oracle.fuzz.engines import load  # noqa: E402
 from oracle.fuzz.mutants import MUTANTS, PATCHES, engine_source, mutant_engine, mutant_source  # noqa: E402
-from oracle.fuzz.probe import load_engine  # noqa: E402
 
 
 def breadth_first_trap(a):  # t feeds the output directly and, two ops deeper, through u
@@ -101,13 +101,13 @@ def test_mutant_agrees_with_micrograd_where_its_bug_does_not_reach(name):
 
 def test_mutant_spec_loads_through_probe_and_is_one_class():
     for name in MUTANTS:
-        Engine = load_engine(f"oracle.fuzz.mutants:{name}")
+        Engine, _ = load(f"oracle.fuzz.mutants:{name}", sandboxed=False)
         assert Engine is mutant_engine(name) is getattr(mutants, name)
         assert Engine is not Value and Engine.__qualname__ == name
 
 
 def test_mutant_spec_loads_in_a_fresh_process():
-    code = ("from oracle.fuzz.probe import load_engine; V = load_engine('oracle.fuzz.mutants:mul_grad'); "
+    code = ("from oracle.fuzz.engines import load; V, _ = load('oracle.fuzz.mutants:mul_grad'); "
             "a, b = V(2.0), V(3.0); (a * b).backward(); print(a.grad)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -1,66 +1,89 @@
-"""A fuzz campaign: its cases run in crash-isolated workers, its findings saved, its statistics kept.
+"""A fuzz campaign: the engine probed, then cases run in sandboxed workers until a budget ends it,
+every finding diagnosed to its root cause, each root cause reduced, saved and confirmed.
 
-`Campaign(config, Engine).run(progress)` runs the cases `cases.plan` gives for the config's seed,
-shard and kind, over a pool of `workers.Worker` processes (or, with `workers=0`, in this process),
-until a budget ends it: seconds, cases, distinct findings, or Ctrl-C. Workers are sent cases in
-batches and answer them in order; a worker that dies or outruns its deadline is replaced, its
-running case recorded as a finding of kind "crash" or "timeout", and the cases queued after it
-run again in a new worker.
+    c = Campaign(config)
+    probe = c.probe(op names)     # load and probe the engine in a worker (never in this process)
+    stats = c.run(ops, progress)  # the cases, over the pool of workers
 
-A finding with a signature not seen before is reduced in the worker that found it (see
-`oracle.fuzz.shrink`) and saved by this process through `store.FindingStore`: a .json case and a
-runnable .py reproducer, for a program finding and for an MLP finding alike.
+Time: the campaign's clock starts at `config.start` (the command's own start). Cases start until
+`seconds` have passed, and reductions stop at that deadline too; then the workers get GRACE
+seconds to answer and are killed, and saving and confirming get until FINISH seconds past it. So
+a campaign ends within `seconds` + 5 s, whatever the engine does: a worker that hangs past its
+case's deadline is killed (its whole process group) and replaced, its case a "timeout" finding; one
+that dies is replaced, its case a "crash" finding; the cases queued behind either run again.
+
+With `workers=0` the engine runs in this process, with no sandbox (for debugging, and for the
+selftest's own mutants): the same requests, served in place.
 """
 import multiprocessing.connection
 import os
+import tempfile
 import time
 from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from oracle.fuzz.cases import CaseResult, case_kind, case_seed, kind_mix, plan, stuck_finding
+from oracle.check import Finding
+from oracle.fuzz.cases import CaseResult, kind_mix, plan, stuck_finding
+from oracle.fuzz.causes import Ledger, Tamper
+from oracle.fuzz.diagnose import cause as make_cause
+from oracle.fuzz.diagnose import fallback
+from oracle.fuzz.engines import DEFAULT_ENGINE, EngineSpecError
+from oracle.fuzz.graph import Place
+from oracle.fuzz.probe import POINTS, OpProbe
 from oracle.fuzz.shrink import REDUCE_SECONDS
 from oracle.fuzz.timeouts import TIMEOUT
-from oracle.fuzz.workers import Job, Worker, work
-from oracle.mlp import MLPFinding
+from oracle.fuzz.workers import PROBE_TIMEOUT, Job, Worker, load, serve
+from oracle.ops import OPS
 
 BATCH = 8  # cases sent to a worker per message
 IN_FLIGHT = 4 * BATCH  # cases queued per worker: enough for a worker to outlast the parent's nap
 NAP = 0.01  # seconds the parent sleeps between rounds of reading results
 PROGRESS_EVERY = 0.2  # seconds between calls of progress(stats)
+GRACE = 0.5  # seconds the workers get at the deadline to answer before they are killed
+FINISH = 3.0  # seconds past the deadline for saving and confirming: with start-up and exit, within 5
 
 
 @dataclass
-class Found:
-    """One signature's first finding, and where it was saved."""
-    signature: str
-    kind: str
-    case: int  # the campaign's case index
-    seconds: float  # after the campaign's start
-    finding: object = None
-    path: object = None  # the saved .json
-    size: int | None = None  # ops in the saved program (None for an MLP)
-    count: int = 1  # cases that failed this way
-    saved: bool = False
-    duplicate: bool = False  # the store already held this signature (from an earlier run)
+class Config:
+    engine: str = DEFAULT_ENGINE  # the spec as the user gave it: workers load the engine from it
+    engine_paths: tuple = ()  # folders to look in first (--engine-path)
+    seed: int = 0
+    kind: str = "all"  # one of cases.KINDS, or all for the mix
+    shard: tuple = (1, 1)  # (K, N): run cases with i % N == K-1
+    workers: int = 1  # processes; 0 runs cases in this process (no sandbox: for debugging)
+    strict: bool = False  # class 3 (Python float semantics) counts like classes 1 and 2
+    cases: int | None = None  # budget: this many cases of the shard
+    seconds: float | None = None  # budget: start no case after this long
+    max_findings: int | None = None  # stop after this many root causes of class 1 or 2
+    out: str = "findings"  # where root causes are saved
+    timeout: float = TIMEOUT
+    reduce_seconds: float = REDUCE_SECONDS
+    memory_mb: int = 0  # what the engine may allocate per worker; 0: no limit
+    start: float = field(default_factory=time.monotonic)
+
+    @property
+    def deadline(self):
+        return None if self.seconds is None else self.start + self.seconds
 
 
 @dataclass
 class Stats:
-    """What a campaign has done so far: its cases' totals and its findings."""
+    """What a campaign has done so far: its cases' totals and its root causes."""
     cases: int = 0
     checks: int = 0  # node checks: one per node per input point (values and gradients)
     points: int = 0
-    noise: int = 0
-    domain: int = 0
+    noise: int = 0  # points flagged by the batch comparison and cleared by the local re-check
+    domain: int = 0  # points where the engine failed by Python float semantics
     seconds: float = 0.0
     cpu: float = 0.0  # CPU seconds spent in cases, summed over workers
     by_kind: Counter = field(default_factory=Counter)  # cases run per kind
     ops: Counter = field(default_factory=Counter)
     pairs: Counter = field(default_factory=Counter)
-    found: dict = field(default_factory=dict)  # signature -> Found, in order found
+    causes: object = None  # the Ledger
     stopped: str = ""  # why the campaign ended: budget, cases, max-findings, interrupted
     respawns: int = 0
+    printed: int = 0  # characters the engine printed (Python-level), none of it shown
+    dropped: int = 0  # bytes the engine wrote to its file descriptors, none of it shown
 
     def add(self, r):
         self.cases += 1
@@ -70,53 +93,206 @@ class Stats:
         self.noise += r.noise
         self.domain += r.domain
         self.cpu += r.cpu
+        self.printed += r.printed
         self.ops.update(r.ops)
         self.pairs.update(r.pairs)
 
-    def findings_by_kind(self):
-        return dict(Counter(f.kind for f in self.found.values()))
-
 
 @dataclass
-class Config:
-    engine: str  # the "module:attr" spec: workers load the engine from it
-    ops: tuple  # the ops programs may use (already limited to what the engine supports)
-    seed: int
-    kind: str = "all"  # one of cases.KINDS, or all for the mix
-    shard: tuple = (1, 1)  # (K, N): run cases with i % N == K-1
-    workers: int = 1  # processes; 0 runs cases in this process (no crash isolation: for debugging)
-    strict: bool = False  # an engine that raises where torch gives inf or nan is a finding, not a difference
-    cases: int | None = None  # budget: this many cases of the shard
-    seconds: float | None = None  # budget: stop starting cases after this long
-    max_findings: int | None = None  # stop after this many distinct findings
-    out: str = "findings"  # where findings are saved
-    timeout: float = TIMEOUT
-    reduce_seconds: float = REDUCE_SECONDS
+class Probe:
+    """What loading and probing the engine found."""
+    origin: object  # engines.Origin
+    tamper: list  # what the engine changed in the interpreter at import
+    undrivable: str | None  # why the engine cannot be driven at all, or None
+    ops: dict  # op name -> OpProbe
+    methods: dict  # op name -> the Place of the engine's method for it
+
+    def supported(self):
+        return tuple(name for name, p in self.ops.items() if p.status == "ok")
+
+    def generated(self):
+        """The ops cases may use: those that work and those broken in a way a case survives (a
+        hang, a crash or running out of memory would only cost a worker per case)."""
+        return tuple(name for name, p in self.ops.items()
+                     if p.status == "ok" or p.status == "broken" and p.kind not in ("timeout", "crash", "memory"))
 
 
 class CampaignError(Exception):
-    """The campaign could not run (a worker could not start); the message is one line."""
+    """The campaign could not run (an engine that does not load, a worker that cannot start): one line."""
 
 
 class Campaign:
-    """Run a campaign: `Campaign(config, Engine).run(progress)` -> Stats. `progress(stats)` is
-    called a few times a second; Ctrl-C ends the run with what was done so far."""
-
-    def __init__(self, config, Engine=None):
+    def __init__(self, config):
         self.cfg = config
-        self.Engine = Engine
-        self.mix = kind_mix(config.kind, config.ops)
         self.stats = Stats()
-        self._stores = {}  # verify -> FindingStore, made on the first finding
-        self._saver = ThreadPoolExecutor(1, thread_name_prefix="oracle-save")
-        self._saving = []
-        self._fresh = plan(config.seed, config.shard, config.cases, self.mix)
+        self.job = Job(config.engine, tuple(config.engine_paths), config.timeout, config.deadline,
+                       config.reduce_seconds, config.memory_mb)
+        self.folder = tempfile.mkdtemp(prefix="oracle-campaign-")  # the workers' output files
+        self.pool = []
+        self.here = None  # the State when cases run in this process
+        self.probed = None
+        self.ops = ()
         self._retry = deque()  # cases to run again first: those after a crashed case in its batch
         self._exhausted = False
-        self._start = time.monotonic()
-        self._reported = 0.0  # when progress() was last called
+        self._reported = 0.0
 
-    # the case sequence
+    def elapsed(self):
+        return time.monotonic() - self.cfg.start
+
+    def _left(self):
+        d = self.cfg.deadline
+        return None if d is None else d - time.monotonic()
+
+    # --- the engine: loaded and probed in a worker ---
+
+    def probe(self, names, progress=None):
+        """Load the engine in a worker and probe each op there, each under its own time limit; a
+        worker that hangs deaf or dies is replaced and probing goes on with the next op."""
+        if self.cfg.workers <= 0:
+            return self._probe_here(names)
+        self.pool = [self._spawn(n) for n in range(self.cfg.workers)]
+        first = self._ready(0)
+        ops, methods = {}, first[3]
+        self._tampered(first[2])
+        pending = [] if first[4] else list(names)  # an engine that cannot be driven is not probed further
+        while pending:
+            w = self.pool[0]
+            w.send(("probe", pending))
+            got = self._collect_probe(w, pending, ops)
+            if got == len(pending):
+                break
+            left = self._left()
+            if left is not None and left <= 0:  # the budget is gone: the rest is not probed
+                ops.update({n: OpProbe(n, "unprobed", "no time was left to probe it") for n in pending[got:]})
+                break
+            # the worker died, or hangs deaf to its alarm, in pending[got]
+            stuck = ("timeout", f"no result after {PROBE_TIMEOUT:g} s, deaf to its alarm") if w.proc.is_alive() \
+                else ("crash", w.death())
+            w.kill()
+            self._op_stuck(pending[got], *stuck, methods, ops)
+            pending = pending[got + 1:]
+            self.pool[0] = self._spawn(0)
+            self.stats.respawns += 1
+            self._ready(0)
+            if progress:
+                progress(self.stats)
+        self.probed = Probe(first[1], first[2], first[4], ops, methods)
+        return self.probed
+
+    def _collect_probe(self, w, pending, ops):
+        """Read ("op", ...) answers until all of `pending` are answered, or the worker dies or is
+        overdue; how many were answered."""
+        got = 0
+        while got < len(pending):
+            if w.conn.poll(0.05):
+                try:
+                    msg = w.conn.recv()
+                except (EOFError, OSError):
+                    return got
+                if msg[0] == "op":
+                    self._op_answer(*msg[1:], ops)
+                    got += 1
+            elif not w.proc.is_alive() or w.overdue():
+                return got
+        return got
+
+    def _op_answer(self, probed, finding, cause, ops):
+        ops[probed.op] = probed
+        if finding is not None:
+            self._symptom(-1, finding, cause, reducing=False)
+
+    def _op_stuck(self, name, kind, detail, methods, ops):
+        """An op whose probe never answered: a finding of kind timeout or crash, named after the
+        engine's method for it (which the worker reported when it was ready)."""
+        probed = OpProbe(name, "broken", detail, kind, POINTS[OPS[name].arity][0])
+        program, point = probed.finding_case()
+        finding = Finding(kind, program.n_inputs, name, point, detail=detail, program=program)
+        self._op_answer(probed, finding, fallback(finding, place=methods.get(name)), ops)
+
+    def _tampered(self, changes):
+        """What the engine changed in the interpreter at import: a root cause of its own (class 1)."""
+        if changes:
+            place = Place(self._origin().file, 1, "<module>", 1) if self._origin().file else None
+            summary = f"importing the engine changes the interpreter: {'; '.join(changes)}"
+            self._symptom(-1, Tamper(tuple(changes)), make_cause("tamper", "", place, summary, 1), reducing=False)
+
+    def _probe_here(self, names):
+        try:
+            self.here, ready = load(self.job)
+        except EngineSpecError as e:
+            raise CampaignError(str(e)) from None
+        ops = {}
+        self._tampered(ready[2])
+        if not ready[4]:
+            serve(self.here, ("probe", list(names)), lambda msg: self._op_answer(*msg[1:], ops))
+        self.probed = Probe(ready[1], ready[2], ready[4], ops, ready[3])
+        return self.probed
+
+    def _spawn(self, n):
+        return Worker(self.job, self.folder, n)
+
+    def _ready(self, n):
+        """Wait for worker n's "ready" (or its error); the ready message."""
+        w = self.pool[n]
+        while True:
+            if w.conn.poll(0.05):
+                try:
+                    msg = w.conn.recv()
+                except (EOFError, OSError):
+                    msg = ("error", w.death())
+                if msg[0] == "ready":
+                    w.ready, w.since, w.origin = True, time.monotonic(), msg[1]
+                    return msg
+                if msg[0] == "error":
+                    raise CampaignError(msg[1])
+            elif not w.proc.is_alive():
+                raise CampaignError(f"the engine's worker process exited before it was ready ({w.death()})")
+            elif w.overdue():
+                w.kill()
+                raise CampaignError(f"the engine did not load within {w.limit():g} s")
+
+    # --- the cases ---
+
+    def run(self, ops, progress=None):
+        """Run the cases over `ops` until a budget ends the campaign; the Stats."""
+        cfg = self.cfg
+        self.ops = tuple(ops)
+        self.mix = kind_mix(cfg.kind, self.ops)
+        self._fresh = plan(cfg.seed, cfg.shard, cfg.cases, self.mix)
+        self.ledger().meta.update({"shard": "/".join(map(str, cfg.shard)), "ops": list(ops), "kind": cfg.kind})
+        try:
+            if cfg.workers <= 0:
+                self._run_here(progress)
+            else:
+                for w in self.pool:
+                    w.send(("setup", self.ops))
+                self._loop(progress)
+        except KeyboardInterrupt:
+            self.stats.stopped = "interrupted"
+        finally:
+            self.stats.seconds = self.elapsed()
+            self._stop_pool()
+        self.stats.stopped = self.stats.stopped or "cases"
+        try:
+            self.ledger().finish(None if cfg.deadline is None else cfg.deadline + FINISH)
+        except KeyboardInterrupt:  # a second Ctrl-C: leave what is still being confirmed
+            self.stats.stopped = "interrupted"
+        self.stats.seconds = self.elapsed()
+        return self.stats
+
+    def ledger(self):
+        """The campaign's root causes (made on first use: the probe's findings go there too)."""
+        if self.stats.causes is None:
+            cfg = self.cfg
+            hard = None if cfg.deadline is None else cfg.deadline + FINISH
+            self.stats.causes = Ledger(cfg.out, {"seed": cfg.seed, "strict": cfg.strict}, self._origin(),
+                                       cfg.memory_mb, hard)
+        return self.stats.causes
+
+    def _origin(self):
+        if self.here is not None:
+            return self.here.origin
+        return next((w.origin for w in self.pool if w.origin is not None), None)
 
     def _next(self):
         if self._retry:
@@ -125,209 +301,154 @@ class Campaign:
         self._exhausted = case is None
         return case
 
-    def _elapsed(self):
-        return time.monotonic() - self._start
-
     def _stopping(self):
         """Whether to start no more cases. Out of cases is not final: a crashed worker may hand
         cases back to run again."""
         cfg, st = self.cfg, self.stats
         if not st.stopped:
-            if cfg.max_findings is not None and len(st.found) >= cfg.max_findings:
+            counted = self.ledger().counted(cfg.strict)
+            if cfg.max_findings is not None and len(counted) >= cfg.max_findings:
                 st.stopped = "max-findings"
-            elif cfg.seconds is not None and self._elapsed() >= cfg.seconds:
+            elif cfg.deadline is not None and time.monotonic() >= cfg.deadline:
                 st.stopped = "budget"
         return bool(st.stopped) or (self._exhausted and not self._retry)
 
-    # findings
-
-    def _on_finding(self, i, f, reducing):
-        found = self.stats.found.get(f.signature)
-        if found is not None:
-            found.count += 1
-            return
-        self.stats.found[f.signature] = Found(f.signature, f.kind, i, self._elapsed(), f)
-        if not reducing:
-            self._save(f.signature, f, *_case_of(f))
-
-    def _save(self, sig, finding, program, point):
-        found = self.stats.found[sig]
-        if found.saved:
-            return
-        found.finding, found.saved = finding, True
-        cseed = case_seed(self.cfg.seed, found.case)
-        meta = {"engine": self.cfg.engine, "seed": self.cfg.seed, "case": found.case, "case_seed": cseed,
-                "case_kind": case_kind(cseed, self.mix), "shard": "/".join(map(str, self.cfg.shard)),
-                "strict": self.cfg.strict, "signature": sig, "ops": list(self.cfg.ops)}
-        from oracle.fuzz.store import FindingStore  # only a campaign that finds something writes
-        # The store runs each reproducer once to confirm it fails; not one that hangs or crashes.
-        verify = finding.kind not in ("timeout", "crash")
-        if verify not in self._stores:
-            self._stores[verify] = FindingStore(self.cfg.out, verify=verify, timeout=max(60.0, 2 * self.cfg.timeout))
-        store = self._stores[verify]
-        found.size = None if isinstance(finding, MLPFinding) else len(program)
-        found.path = store.paths(sig)[0]
-        # Recording runs the reproducer in a fresh Python (~2 s for torch): in the background, so
-        # that the workers are not left waiting for their next cases meanwhile.
-        self._saving.append(self._saver.submit(self._record, store, found, finding, program, point, meta))
-
-    @staticmethod
-    def _record(store, found, finding, program, point, meta):
-        if isinstance(finding, MLPFinding):
-            path = store.record_mlp(finding, meta)
-        else:
-            path = store.record(finding, program, point, meta)
-        if path is None:
-            found.duplicate = True
+    def _symptom(self, i, finding, cause, reducing, output=""):
+        self.ledger().symptom(finding, cause, i, self.elapsed(), reducing, output)
 
     def _handle(self, msg):
-        """A message from a worker (or from `work` in this process); returns the case index it concerns."""
+        """A worker's answer (or one from `serve` in this process); the case index it concerns."""
         tag, i = msg[0], msg[1]
         if tag == "case":
             _, _, result, reducing = msg
             self.stats.add(result)
             if result.finding is not None:
-                self._on_finding(i, result.finding, reducing)
+                self._symptom(i, result.finding, result.cause, reducing, result.output)
         elif tag == "reduced":
-            _, _, sig, finding, program, point = msg
-            self._save(sig, finding, program, point)
+            self.ledger().reduced(*msg[2:])
         return i
-
-    def _save_unreduced(self):
-        """Save findings whose reduction never reported back (worker killed, or Ctrl-C)."""
-        for sig, found in self.stats.found.items():
-            if not found.saved:
-                self._save(sig, found.finding, *_case_of(found.finding))
-
-    # running
-
-    def run(self, progress=None):
-        try:
-            if self.cfg.workers <= 0:
-                self._run_here(progress)
-            else:
-                self._run_pool(progress)
-        except KeyboardInterrupt:
-            self.stats.stopped = "interrupted"
-        finally:
-            self.stats.seconds = self._elapsed()
-        self.stats.stopped = self.stats.stopped or "cases"
-        try:
-            self._save_unreduced()
-            self._saver.shutdown(wait=True)
-        except KeyboardInterrupt:  # a second Ctrl-C: leave the findings still being written
-            self.stats.stopped = "interrupted"
-            self._saver.shutdown(wait=False, cancel_futures=True)
-            return self.stats
-        for saving in self._saving:
-            saving.result()  # a store that failed to write fails the run, loudly
-        return self.stats
 
     def _report(self, progress):
         """Call progress(stats), at most every PROGRESS_EVERY seconds."""
         if progress and time.monotonic() - self._reported > PROGRESS_EVERY:
             self._reported = time.monotonic()
-            self.stats.seconds = self._elapsed()
+            self.stats.seconds = self.elapsed()
             progress(self.stats)
 
     def _run_here(self, progress):
-        job = Job(self.Engine, self.cfg.ops, self.cfg.strict, self.cfg.timeout, self.cfg.reduce_seconds)
+        self.here.ops = self.ops
         while not self._stopping():
             case = self._next()
             if case is None:
                 continue
-            work(job, *case, self._handle)
+            serve(self.here, ("cases", [case], self.ledger().known()), self._handle)
             self._report(progress)
 
-    def _run_pool(self, progress):
-        pool = [Worker(self.cfg) for _ in range(self.cfg.workers)]
-        try:
-            self._loop(pool, progress)
-        finally:
-            for w in pool:  # idle after a normal end; after Ctrl-C or an error, killed mid-case
-                w.stop()
-
-    def _loop(self, pool, progress):
+    def _loop(self, progress):
+        stop_at = None  # when the workers are killed: GRACE after the campaign stops starting cases
         while True:
             stopping = self._stopping()
-            if stopping and not any(w.outstanding or w.reducing is not None for w in pool):
-                return
-            if not stopping:
-                for w in pool:
+            busy = [w for w in self.pool if w.outstanding or w.reducing is not None]
+            if stopping:
+                if not busy:
+                    return
+                stop_at = stop_at or time.monotonic() + (GRACE if self.stats.stopped == "budget" else 1e9)
+                if time.monotonic() > stop_at:
+                    return  # the deadline holds: what is still running is dropped with its worker
+            else:
+                for w in self.pool:
                     if w.ready and len(w.outstanding) <= IN_FLIGHT - BATCH:
                         cases = [c for c in (self._next() for _ in range(BATCH)) if c is not None]
                         if cases:
-                            w.send(cases, self.stats.found.keys())
-            waits = [w.conn for w in pool] + [w.proc.sentinel for w in pool]
+                            w.send_cases(cases, self.ledger().known())
+            waits = [w.conn for w in self.pool] + [w.proc.sentinel for w in self.pool]
             multiprocessing.connection.wait(waits, timeout=0.1)
             # Let results gather: every worker has cases queued, and a parent that woke for each
             # result would take a tenth of a core from them.
             time.sleep(NAP)
-            for n, w in enumerate(pool):
-                try:
-                    while w.conn.poll():
-                        self._from_worker(w, w.conn.recv())
-                except (EOFError, OSError):
-                    pass  # the worker died: its sentinel says so below
+            for n, w in enumerate(self.pool):
+                self._read(w)
+                w.output.trim()
                 if not w.proc.is_alive():
-                    pool[n] = self._replace(w, "crash", w.death())
+                    self.pool[n] = self._replace(n, w, "crash", w.death())
                 elif w.overdue():
-                    w.kill()
-                    pool[n] = self._replace(w, "timeout", f"killed after {w.limit():.3g} s without a result")
+                    self.pool[n] = self._replace(n, w, "timeout", f"killed after {w.limit():.3g} s without a result")
+            self.pool = [w for w in self.pool if w is not None]
             self._report(progress)
+
+    def _read(self, w):
+        try:
+            while w.conn.poll():
+                self._from_worker(w, w.conn.recv())
+        except (EOFError, OSError):
+            pass  # the worker died: its sentinel says so
 
     def _from_worker(self, w, msg):
         if msg[0] == "cases":
             for case in msg[1]:
                 self._from_worker(w, case)
         elif msg[0] == "ready":
-            w.ready, w.since = True, time.monotonic()
+            w.ready, w.since, w.origin = True, time.monotonic(), msg[1]
+            w.send(("setup", self.ops))
         elif msg[0] == "error":
             raise CampaignError(f"a worker could not load engine {self.cfg.engine}: {msg[1]}")
         elif msg[0] == "died":
             w.last_words = msg[1]
+        elif msg[0] == "op":
+            pass  # a probe answer after the probe gave up on the worker
         else:
             i = self._handle(msg)
             w.since = time.monotonic()
             if msg[0] == "case":
                 assert w.outstanding and w.outstanding[0][0] == i, "a worker answered out of order"
-                w.outstanding.popleft()
+                w.outstanding.pop(0)
                 if msg[3]:
                     w.reducing = i
             else:
                 w.reducing = None
 
-    def _replace(self, w, kind, detail):
+    def _replace(self, n, w, kind, detail):
         """A dead or killed worker: its running case is a finding, the cases queued after it go
         back to the front of the line, and a new worker takes its place."""
         if not w.ready:
             raise CampaignError(f"a worker process exited before it was ready ({w.death()})")
-        w.stop()
+        w.kill()
+        self.stats.dropped += w.output.tail()[1]
         running = int(w.progress[0])
         if w.reducing is None and any(c[0] == running for c in w.outstanding):
             # Cases before it in the batch finished, but their results died with the worker.
             while w.outstanding[0][0] != running:
-                self._retry.append(w.outstanding.popleft())
-            i, cseed, kind_ = w.outstanding.popleft()
-            f = stuck_finding(kind, None, cseed, kind_, self.cfg.ops, detail)
+                self._retry.append(w.outstanding.pop(0))
+            i, cseed, kind_ = w.outstanding.pop(0)
+            f = stuck_finding(kind, None, cseed, kind_, self.ops, detail)
             self.stats.add(CaseResult(kind_, finding=f))
-            self._on_finding(i, f, reducing=False)
+            self._symptom(i, f, fallback(f, place=self.probed.methods.get(getattr(f, "op", ""))), reducing=False,
+                          output=w.output.tail()[0])
         # else it died reducing a finding, which is saved unreduced, or between cases
         self._retry.extend(w.outstanding)
         self._retry = deque(sorted(self._retry))  # in case order, so a cases budget ends on a prefix
         self.stats.respawns += 1
-        return Worker(self.cfg)
+        w.output.remove()
+        return None if self._stopping() else self._spawn(n)  # once stopping, the slot stays empty
 
+    def close(self):
+        """Stop every worker (and whatever it forked): after run(), or instead of it."""
+        self._stop_pool()
 
-def _case_of(finding):
-    """The (program, point) a finding is saved with; an MLP finding carries its spec, no point."""
-    if isinstance(finding, MLPFinding):
-        return finding.spec, None
-    return finding.program, finding.point
+    def _stop_pool(self):
+        for w in self.pool:  # idle after a normal end; after the deadline, Ctrl-C or an error, killed mid-case
+            self.stats.dropped += w.output.tail()[1]
+            w.stop()
+            w.output.remove()
+        self.pool = []
+        try:
+            os.rmdir(self.folder)
+        except OSError:
+            pass
 
 
 def coverage_summary(stats, ops):
-    """Op coverage (ops seen of those enabled, rarest first) and op-pair coverage of expr programs."""
+    """Op coverage (ops seen of those enabled, rarest first) and op-pair coverage of programs."""
     seen = {o: stats.ops.get(o, 0) for o in ops}
     rarest = sorted(seen, key=lambda o: (seen[o], o))[:3]
     pairs = sum(1 for (a, b) in stats.pairs if a in seen and b in seen)

@@ -10,6 +10,9 @@ A case is one of four kinds:
   deep   a chain of 1,100-1,300 ops, deeper than Python's recursion limit, on 2 points: graph walks
   mlp    a random MLP's outputs, loss and parameter gradients against a torch.nn twin
   train  the same, then a few SGD steps in sync, every parameter compared after every step
+Every shard of a campaign that runs deep cases (kind all or deep) starts with two of them, whatever
+its seed and budget: a 5,000-op chain and a deep MLP-like net (300 layers of 3 tanh neurons), so
+that a recursive topological sort, or a walk with no visited set, is found in every campaign.
 """
 import hashlib
 import random
@@ -32,6 +35,9 @@ MIX = {"expr": 0.899, "deep": 0.001, "mlp": 0.06, "train": 0.04}
 POINTS = 32  # input points per expr case
 DEEP_POINTS = 2
 DEEP_DEPTH = (1100, 1300)  # above Python's default recursion limit of 1000
+FIRST = ("deep-chain", "deep-net")  # the first cases of every shard that runs deep cases
+CHAIN_DEPTH = 5000
+NET_LAYERS, NET_WIDTH = 300, 3  # about 6,300 ops, 1,500 deep
 TRAIN_STEPS = (1, 4)
 # The engine ops an MLP case uses: a neuron is b + w*x (add, mul_c); mse is (o - y)**2, hinge is
 # relu(1 + -y*o).
@@ -69,11 +75,18 @@ def shard_indices(shard, count=None):
 
 
 def plan(seed, shard=(1, 1), count=None, mix=None):
-    """The cases shard (K, N) of campaign `seed` runs, in order, as (i, case seed, kind)."""
+    """The cases shard (K, N) of campaign `seed` runs, in order, as (i, case seed, kind): first the
+    FIRST deep cases when the mix has deep cases, then the mix."""
     mix = mix or MIX
-    for i in shard_indices(shard, count):
+    first = FIRST if "deep" in mix else ()
+    for j, i in enumerate(shard_indices(shard, count)):
         cseed = case_seed(seed, i)
-        yield i, cseed, case_kind(cseed, mix)
+        yield i, cseed, first[j] if j < len(first) else case_kind(cseed, mix)
+
+
+def base_kind(kind):
+    """The kind a case counts as: deep-chain and deep-net are deep."""
+    return "deep" if kind.startswith("deep") else kind
 
 
 def mlp_choices(ops):
@@ -115,6 +128,34 @@ def deep_chain(rng, ops, depth):
     return Program(n_in, tuple(instrs))
 
 
+def deep_net(rng, ops, layers=NET_LAYERS, width=NET_WIDTH):
+    """An MLP-like program many layers deep: each neuron sums its inputs times constants (mul_c,
+    add), adds a bias (add_c) and applies an activation, and feeds every neuron of the next layer,
+    so the graph is deep and full of diamonds. A chain when the ops cannot make a neuron."""
+    act = next((a for a in ("tanh", "sigmoid", "relu") if a in ops), None)
+    if act is None or not {"mul_c", "add", "add_c"} <= set(ops):
+        return deep_chain(rng, ops, CHAIN_DEPTH)
+    instrs, layer = [], list(range(width))
+
+    def add(op, args, c=None):
+        instrs.append(Instr(op, tuple(args), c))
+        return width + len(instrs) - 1
+
+    for _ in range(layers):
+        out = []
+        for _ in range(width):
+            acc = None
+            for x in layer:
+                term = add("mul_c", [x], round(rng.uniform(-1.5, 1.5), 3))
+                acc = term if acc is None else add("add", [acc, term])
+            out.append(add(act, [add("add_c", [acc], round(rng.uniform(-0.5, 0.5), 3))]))
+        layer = out
+    acc = layer[0]
+    for x in layer[1:]:
+        acc = add("add", [acc, x])
+    return Program(width, tuple(instrs))
+
+
 def build_case(cseed, kind, ops):
     """The case itself: (program, points) for expr and deep, (MLPSpec, SGD steps) for mlp and train."""
     rng = random.Random(cseed)
@@ -122,9 +163,14 @@ def build_case(cseed, kind, ops):
         cfg = _config(tuple(ops))
         program = random_program(rng, cfg)
         return program, [random_inputs(rng, program.n_inputs, cfg) for _ in range(POINTS)]
-    if kind == "deep":
-        program = deep_chain(rng, tuple(ops), rng.randint(*DEEP_DEPTH))
-        return program, [random_inputs(rng, program.n_inputs) for _ in range(DEEP_POINTS)]
+    if kind.startswith("deep"):
+        if kind == "deep-chain":
+            program = deep_chain(rng, tuple(ops), CHAIN_DEPTH)
+        elif kind == "deep-net":
+            program = deep_net(rng, tuple(ops))
+        else:
+            program = deep_chain(rng, tuple(ops), rng.randint(*DEEP_DEPTH))
+        return program, [[rng.uniform(-1.0, 1.0) for _ in range(program.n_inputs)] for _ in range(DEEP_POINTS)]
     acts, losses = mlp_choices(ops)
     spec = random_mlp(rng, acts=acts, losses=losses)
     return spec, rng.randint(*TRAIN_STEPS) if kind == "train" else 0
@@ -137,30 +183,28 @@ class CaseResult:
     checks: int = 0  # node checks (Report.checks)
     points: int = 0
     noise: int = 0  # points flagged by the batch comparison and cleared by the local re-check
-    domain: int = 0  # points where the engine raised where torch gives inf or nan (not strict)
+    domain: int = 0  # points where the engine failed by Python float semantics (check.python_float)
     ops: dict = field(default_factory=dict)  # op -> count in this case's program
     pairs: dict = field(default_factory=dict)  # (parent op, child op) -> count
     finding: object = None  # check.Finding or mlp.MLPFinding
+    cause: object = None  # its diagnose.Cause
     cpu: float = 0.0  # CPU seconds the case took in its process: a rate per core that load does not skew
+    printed: int = 0  # characters the engine printed during the case
+    output: str = ""  # the tail of what it printed, when the case has a finding
 
 
-def is_micrograd(Engine):
-    """micrograd's Value and its mutants promise torch's results at singular points too: always strict."""
-    from micrograd.engine import Value
-    return Engine is Value or getattr(Engine, "__module__", "") == "oracle.fuzz.mutants"
-
-
-def run_case(cseed, kind, Engine, ops, strict):
-    """Build case `cseed` of `kind` ("expr", "deep", "mlp" or "train") over `ops` and check `Engine`."""
+def run_case(cseed, kind, Engine, ops, through_nn=False):
+    """Build case `cseed` of `kind` over `ops` and check `Engine`. through_nn: check MLPs through
+    micrograd.nn itself (for this project's own engine)."""
     case, extra = build_case(cseed, kind, ops)
     report = Report()
-    if kind in ("expr", "deep"):
-        check_program(case, extra, Engine, strict, report)
+    if kind in ("expr", "deep") or kind.startswith("deep"):
+        check_program(case, extra, Engine, report)
         op_counts, pairs = coverage([case])
     else:
-        check_mlp(case, Engine, steps=extra, report=report)
+        check_mlp(case, Engine, steps=extra, report=report, through_nn=through_nn)
         op_counts, pairs = {}, {}
-    return CaseResult(kind, report.checks, report.points, report.noise, report.domain, op_counts, pairs,
+    return CaseResult(base_kind(kind), report.checks, report.points, report.noise, report.domain, op_counts, pairs,
                       report.findings[0] if report.findings else None)
 
 
@@ -168,7 +212,7 @@ def stuck_finding(kind, exc, cseed, case_kind_, ops, detail):
     """A "timeout" or "crash" finding for a case that did not finish. When `exc` interrupted the
     checker, its traceback says at which input point, and in which node or pass, the engine was."""
     case, extra = build_case(cseed, case_kind_, ops)
-    if case_kind_ in ("mlp", "train"):
+    if not isinstance(case, Program):
         # step: the SGD steps the case runs, so that a replay runs as many
         return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail)
     point, node, where = None, None, ""

@@ -1,27 +1,31 @@
 """`python -m oracle fuzz`: a fuzz campaign of an engine against PyTorch float64.
 
     python -m oracle fuzz                          # 60 s on every core against micrograd
+    python -m oracle fuzz --engine my_engine.py:Value --seconds 30
+    python -m oracle fuzz --engine micrograd.engine:Value --engine-path ~/my-micrograd
     python -m oracle fuzz --seconds 600 --seed 7 --shard 2/4 --out findings/
-    python -m oracle fuzz --engine mypkg.engine:Value --ops add,mul,tanh --kind expr
-    python -m oracle fuzz --replay findings/grad-tanh.json [--engine micrograd.engine:Value]
+    python -m oracle fuzz --replay findings/class1-__mul__-engine-42.json
 
-Exit status: 0 no findings (or, with --replay, the saved finding is fixed), 1 findings (the
-saved finding still fails), 2 bad usage or an engine that cannot be loaded; the reason is one
-line on stderr. Progress goes to stderr (a live display on a terminal, a line every 5 s
-otherwise); the seed comes first and the summary last, on stdout.
+Exit status: 0 no root causes (or, with --replay, the saved one is fixed), 1 root causes of class
+1 or 2 (and of class 3 with --strict or for micrograd; the saved one still fails), 2 bad usage or an
+engine that cannot be loaded or driven; the reason is one line on stderr. Progress goes to
+stderr (a live display on a terminal, a line every 5 s otherwise); the seed comes first and the
+summary last, on stdout. The engine is only ever imported and run in sandboxed worker processes.
 """
 import argparse
 import json
 import os
 import re
 import sys
+import time
 
 from oracle.cli import UsageError, name_list, one_line, positive, write_json
 from oracle.fuzz import forkserver
-from oracle.fuzz.probe import DEFAULT_ENGINE, EngineSpecError, load_engine, supported_ops
-from oracle.fuzz.summary import Progress, print_summary
+from oracle.fuzz.engines import DEFAULT_ENGINE, EngineSpecError, parse_spec
+from oracle.fuzz.sandbox import default_memory_mb
+from oracle.fuzz.summary import Progress, print_summary, probe_lines
 from oracle.fuzz.summary import summary as make_summary
-from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
+from oracle.fuzz.timeouts import TIMEOUT
 from oracle.ops import OPS
 
 # cases.KINDS and all, spelled out here: importing oracle.fuzz.cases imports torch, and bad usage fails fast.
@@ -50,47 +54,69 @@ def _ops(text):
     return tuple(o for o in OPS if o in names)  # table order: the cases do not depend on how the list is typed
 
 
+def _folder(text):
+    if not os.path.isdir(os.path.expanduser(text)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return text
+
+
 def configure(parser):
-    parser.description = ("Fuzz an engine against PyTorch float64: random programs (expr), deep chains (deep), "
-                          "random MLPs (mlp) and SGD training (train). Findings are reduced and saved as a "
-                          ".json case and a runnable .py reproducer. Exit status: 0 no findings, 1 findings, "
-                          "2 bad usage.")
-    parser.epilog = "Replay a campaign or a shard exactly with its --seed (and --shard, --kind, --ops, --cases)."
+    parser.description = ("Fuzz an engine against PyTorch float64: random programs (expr), deep graphs (deep), "
+                          "random MLPs (mlp) and SGD training (train). Every finding is diagnosed to its root cause "
+                          "at the engine's own line; each root cause is reduced, saved as a runnable .py reproducer "
+                          "and a .json case, and reported only once its reproducer fails in a fresh process. The "
+                          "engine runs only in sandboxed worker processes (their own process group, a memory limit, "
+                          "their output captured).")
+    parser.epilog = ("Root causes come in three classes: 1 wrong at ordinary inputs, 2 wrong only at edge inputs "
+                     "(0, inf, nan, overflow, underflow), 3 Python float semantics where torch has an IEEE answer "
+                     "(shown apart; it counts only with --strict or for micrograd). Replay a campaign or a shard "
+                     "exactly with its --seed (and --shard, --kind, --ops, --cases).")
     budget = parser.add_argument_group("budget (default: 60 s when neither is given; both: whichever ends first)")
-    budget.add_argument("--seconds", type=positive(float), metavar="S", help="stop starting cases after S seconds")
+    budget.add_argument("--seconds", type=positive(float), metavar="S",
+                        help="the campaign ends within S + 5 seconds, whatever the engine does")
     budget.add_argument("--cases", type=positive(int), metavar="N", help="run N cases (of this shard)")
     budget.add_argument("--max-findings", type=positive(int), metavar="N",
-                        help="stop after N distinct findings (signatures)")
+                        help="stop after N root causes of class 1 or 2")
     parser.add_argument("--seed", type=int, metavar="N", help="the campaign's seed (default: random; printed first)")
     parser.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes (default: %(default)s, the CPU count); 0 runs cases in this "
-                             "process, without crash or hang isolation, for debugging")
+                        help="worker processes (default: %(default)s, the CPU count); 0 runs the engine in this "
+                             "process, with no sandbox, for debugging")
     parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                         help="run only cases i with i %% N == K-1, so N machines with shards 1/N..N/N and one "
                              "seed split one campaign without overlap (default: 1/1)")
     parser.add_argument("--kind", choices=KIND_CHOICES, default="all",
-                        help="what to generate: expr programs, deep chains, mlp, train, or all: mostly expr, "
-                             "some mlp and train, a few deep (default: all)")
-    parser.add_argument("--engine", metavar="MODULE:ATTR",
-                        help=f"the engine under test (default: {DEFAULT_ENGINE}; with --replay, the finding's)")
+                        help="what to generate: expr programs, deep graphs, mlp, train, or all: mostly expr, "
+                             "some mlp and train, a few deep; every campaign of kind all or deep starts with a "
+                             "5,000-node chain and a deep MLP-like net (default: all)")
+    parser.add_argument("--engine", metavar="SPEC",
+                        help=f"the engine under test: module:attr or path/to/engine.py:attr (default: "
+                             f"{DEFAULT_ENGINE}; with --replay, the finding's)")
+    parser.add_argument("--engine-path", action="append", type=_folder, default=[], metavar="DIR",
+                        help="a folder to import the engine from, before anything else on sys.path (and before "
+                             "this project's own micrograd); repeatable. PYTHONPATH comes next")
     parser.add_argument("--ops", type=_ops, metavar="LIST",
-                        help="comma-separated ops to generate (default: every op the engine supports): "
+                        help="comma-separated ops to generate (default: every op the engine defines): "
                              + ",".join(OPS))
     parser.add_argument("--out", default="findings", metavar="DIR",
-                        help="where findings are saved (default: %(default)s)")
+                        help="where root causes are saved (default: %(default)s)")
     parser.add_argument("--timeout", type=positive(float), default=TIMEOUT, metavar="S",
                         help="seconds a case may run before it is a finding of kind timeout (default: %(default)s)")
+    parser.add_argument("--memory-mb", type=positive(int), metavar="MB",
+                        help="memory the engine may allocate per worker before it is a finding of kind memory "
+                             "(default: half the machine's memory shared among the workers, at most 4096)")
     parser.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON to FILE")
     parser.add_argument("--replay", metavar="FILE.json",
                         help="re-check a saved finding: print its message and exit 1 if it still fails, 0 if fixed")
     parser.add_argument("--strict", action="store_true",
-                        help="an engine that raises where torch gives inf or nan is a finding, not a domain "
-                             "difference (always on for micrograd and its mutants)")
+                        help="class 3 (Python float semantics where torch has an IEEE answer) counts like classes "
+                             "1 and 2: in --max-findings and the exit status (always on for micrograd and its "
+                             "mutants)")
 
 
 def main(args):
+    start = time.monotonic()
     try:
-        return _main(args)
+        return _main(args, start)
     except UsageError as e:
         print(f"python -m oracle fuzz: error: {e}", file=sys.stderr)
         return 2
@@ -105,18 +131,23 @@ def main(args):
         return 2
 
 
-def _load(spec):
+def _spec(text):
     try:
-        return load_engine(spec)
+        parse_spec(text)
     except EngineSpecError as e:
         raise UsageError(one_line(e)) from None
+    return text
 
 
-def _main(args):
+def _main(args, start):
     if args.replay:
         return replay(args)
-    spec = args.engine or DEFAULT_ENGINE
-    Engine = _load(spec)
+    spec = _spec(args.engine if args.engine is not None else DEFAULT_ENGINE)
+    from oracle.fuzz.store import check_out, sweep
+    problem = check_out(args.out)
+    if problem:
+        raise UsageError(problem)
+    sweep(args.out)  # temporary files of writers that died (kill -9) in an earlier campaign
     if args.workers > 0:
         # The forkserver imports torch (~2 s); starting it now overlaps that with this process's
         # own imports instead of adding the two.
@@ -124,57 +155,47 @@ def _main(args):
     from oracle.fuzz import campaign, cases  # imports torch: after the cheap checks, so bad usage fails fast
     seed = args.seed if args.seed is not None else campaign.default_seed()
     seconds = args.seconds if args.seconds or args.cases else 60.0
-    strict = args.strict or cases.is_micrograd(Engine)
+    memory_mb = args.memory_mb or default_memory_mb(args.workers)
     k, n = args.shard
-    print(f"seed {seed}  (shard {k}/{n}, engine {spec}{', strict' if strict else ''}, "
-          f"{f'{args.workers} worker' + 's' * (args.workers != 1) if args.workers else 'in this process'}, "
-          f"kind {args.kind}, budget {_budget(seconds, args.cases)})", flush=True)
-    supported = _probe(spec, Engine, args)
+    where = f"{args.workers} worker" + "s" * (args.workers != 1) if args.workers else "in this process, no sandbox"
+    print(f"seed {seed}  (shard {k}/{n}, {where}, kind {args.kind}, budget {_budget(seconds, args.cases)}, "
+          f"memory {memory_mb:,} MB per worker)", flush=True)
+    config = campaign.Config(engine=spec, engine_paths=tuple(args.engine_path), seed=seed, kind=args.kind,
+                             shard=args.shard, workers=args.workers, strict=args.strict, cases=args.cases,
+                             seconds=seconds, max_findings=args.max_findings, out=args.out, timeout=args.timeout,
+                             memory_mb=memory_mb, start=start)
+    run = campaign.Campaign(config)
     wanted = args.ops or tuple(OPS)
-    ops = tuple(o for o in wanted if o in supported)
-    skipped = [o for o in wanted if o not in supported]
-    if not ops:
-        raise UsageError(f"engine {spec} supports none of the ops {','.join(wanted)}")
-    if skipped:
-        print(f"skipped ops the engine does not support: {', '.join(skipped)}", flush=True)
     try:
-        cases.kind_mix(args.kind, ops)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    config = campaign.Config(engine=spec, ops=ops, seed=seed, kind=args.kind, shard=args.shard,
-                             workers=args.workers, strict=strict, cases=args.cases, seconds=seconds,
-                             max_findings=args.max_findings, out=args.out, timeout=args.timeout)
-
-    run = campaign.Campaign(config, Engine)
-    try:
+        with Progress(args.workers, "loading and probing the engine in a worker...") as progress:
+            probe = run.probe(wanted, progress.update)
+        origin = probe.origin
+        config.strict = args.strict or origin.micrograd
+        for line in probe_lines(probe, spec, args.engine is not None, config.strict):
+            print(line, flush=True)
+        if probe.undrivable:
+            if args.summary_json:
+                write_json(args.summary_json, {"engine": spec, "engine_file": origin.file,
+                                               "error": f"the engine cannot be driven: {probe.undrivable}"})
+            raise UsageError(f"engine {spec} cannot be driven: {probe.undrivable}")
+        ops = tuple(o for o in wanted if o in probe.generated())
+        if not ops:
+            raise UsageError(f"engine {spec} defines none of the ops {','.join(wanted)}")
+        try:
+            cases.kind_mix(args.kind, ops)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         with Progress(args.workers) as progress:
-            stats = run.run(progress.update)
+            stats = run.run(ops, progress.update)
     except campaign.CampaignError as e:
         raise UsageError(one_line(e)) from None
-    summary = make_summary(stats, config, skipped, campaign.coverage_summary(stats, ops))
-    print_summary(summary, stats)
+    finally:
+        run.close()
+    summary = make_summary(stats, config, probe, campaign.coverage_summary(stats, ops))
+    print_summary(summary)
     if args.summary_json:
         write_json(args.summary_json, summary)
-    return 1 if stats.found else 0
-
-
-def _probe(spec, Engine, args):
-    """The ops the engine supports. Probing runs the engine, which may hang or crash: with workers,
-    in a process of its own; in this process, under the case timeout."""
-    if args.workers > 0:
-        from oracle.fuzz.workers import probe_isolated
-        supported = probe_isolated(spec, args.timeout)
-    else:
-        try:
-            with time_limit(args.timeout):
-                supported = supported_ops(Engine)
-        except CaseTimeout:
-            supported = None
-    if supported is None:
-        print("probing the engine hung or crashed: generating every op (the campaign will find where it fails)",
-              flush=True)
-        return tuple(OPS)
-    return supported
+    return 1 if summary["findings"] else 0
 
 
 def _budget(seconds, cases):
@@ -185,7 +206,8 @@ def _budget(seconds, cases):
 # --- replay ---
 
 def replay(args):
-    """Re-check a saved finding on --engine (default: the finding's engine): 1 if it still fails."""
+    """Re-check a saved finding on --engine (default: the finding's engine, from where the finding
+    says it was loaded), in a sandboxed worker: 1 if it still fails."""
     path = args.replay
     try:
         with open(path, encoding="utf-8") as f:
@@ -194,43 +216,44 @@ def replay(args):
         raise UsageError(f"{path}: cannot read a finding: {one_line(e)}") from None
     if not isinstance(saved, dict):
         raise UsageError(f"{path}: not a finding")
-    spec = args.engine or saved.get("engine") or DEFAULT_ENGINE
-    Engine = _load(spec)
-    from oracle.check import check_program
-    from oracle.fuzz.cases import is_micrograd  # torch, after the cheap checks
-    from oracle.mlp import MLPSpec, check_mlp
-    strict = args.strict or bool(saved.get("strict")) or is_micrograd(Engine)
+    spec = _spec(args.engine if args.engine is not None else saved.get("engine") or DEFAULT_ENGINE)
+    paths = list(args.engine_path)
+    if args.engine is None and saved.get("engine_root") and os.path.isdir(saved["engine_root"]):
+        paths.append(saved["engine_root"])
+    from oracle.fuzz.store import load_case
+    from oracle.mlp import MLPSpec
     if "mlp" in saved:
         try:
-            mlp = MLPSpec.from_json(saved["mlp"])
-        except ValueError as e:
-            raise UsageError(f"{path}: {e}") from None
-        steps = int(saved.get("steps") or 0)
-        what = f"{mlp.describe()}, {steps} SGD steps"
-
-        def check():
-            return check_mlp(mlp, Engine, steps=steps)
+            case, point, steps = MLPSpec.from_json(saved["mlp"]), None, int(saved.get("steps") or 0)
+        except (ValueError, TypeError) as e:
+            raise UsageError(f"{path}: {one_line(e)}") from None
+        what = f"{case.describe()}, {steps} SGD steps"
     else:
-        from oracle.fuzz.store import load_case
         try:
-            program, point, _ = load_case(path)
+            case, point, _ = load_case(path)
         except ValueError as e:
             raise UsageError(one_line(e)) from None
-        what = f"{len(program)} ops at ({', '.join(map(repr, point))})"
-
-        def check():
-            return check_program(program, [point], Engine, strict)
-    print(f"replaying {saved.get('signature', path)} on {spec}: {what}")
+        steps = 0
+        what = f"{len(case)} ops at ({', '.join(map(repr, point))})"
+    from oracle.fuzz.workers import Job, one_shot
+    job = Job(spec, tuple(paths), args.timeout, None, 0.0, args.memory_mb or default_memory_mb(1))
     try:
-        with time_limit(args.timeout):
-            report = check()
-    except CaseTimeout:
+        ready, answer = one_shot(job, ("replay", case, point, steps), args.timeout + 60.0, here=args.workers == 0)
+    except EngineSpecError as e:
+        raise UsageError(one_line(e)) from None
+    print(f"replaying {saved.get('root_cause_key') or saved.get('signature', path)} on {ready[1].describe()}: {what}")
+    status, finding, cause = answer[1:] if answer else ("timeout", None, None)
+    if status == "timeout":
         print(f"still failing: no result after {args.timeout:g} s (timeout)")
         return 1
-    if report.findings:
-        f = report.findings[0]
-        print(f"still failing ({f.signature}):\n")
-        print(f.message())
-        return 1
-    print(f"fixed: {spec} agrees with torch float64 on this case")
-    return 0
+    if status == "fixed":
+        print(f"fixed: {spec} agrees with torch float64 on this case")
+        return 0
+    print("still failing:\n")
+    if cause is not None:
+        print(f"root cause (class {cause.cls}): {cause.summary}")
+        if cause.line:
+            print(f"  at {cause.where()}")
+        print()
+    print(finding.message())
+    return 1

@@ -10,6 +10,7 @@ it on first use, in any process, so a mutant is an engine spec like any other.
 """
 import functools
 import importlib.resources
+import linecache
 import types
 
 # name, description, old text in micrograd/engine.py, new text
@@ -105,8 +106,11 @@ def mutant_source(name):
 def mutant_engine(name):
     """The Value class of mutant `name`."""
     module = types.ModuleType(f"{__name__}.{name}", MUTANTS[name] if name in MUTANTS else None)
-    # Our own engine's source with our own patch applied: never user input.
-    exec(compile(mutant_source(name), f"<micrograd/engine.py, mutant {name}>", "exec"), module.__dict__)  # noqa: S102
+    # Our own engine's source with our own patch applied: never user input. Its lines go into
+    # linecache under the pseudo-file name, so that tracebacks and root causes can show them.
+    source, filename = mutant_source(name), f"<micrograd/engine.py, mutant {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
     Value = module.Value
     # Named as this module's attribute, so that pickle finds the class again through __getattr__
     # (a worker process can receive a mutant engine), and reprs say which mutant it is.

@@ -1,92 +1,153 @@
-"""Load an engine under test from a "module:attr" spec, and probe which ops of the op table it has.
+"""Which ops of the op table an engine defines, and which of those are broken outright.
 
 A plug-in engine need not have every op: micrograd 0.1.0 has `+ * **` with a number exponent and
-relu, the lecture's engine has tanh and exp but no relu, and neither has `c ** x` or `x ** y`. The
-fuzzer generates only the ops an engine supports, so a missing op is not reported as a bug. Probing
-runs each op once on ordinary operands and never lets a weird engine crash the oracle.
+relu, the lecture's engine has tanh and exp but no relu, and neither has `c ** x` or `x ** y`. An op
+is *absent* only when the engine does not define it: Python's own dispatch fails at the call site
+(an AttributeError for a missing method, "unsupported operand" for a missing or NotImplemented
+dunder), or the method declines at once with an `assert` or NotImplementedError, as 0.1.0's `**`
+does for a Value exponent. Anything else the engine's own code does is *broken*, a finding of its
+kind: it raises, recurses, returns a complex number or something that is not a number, builds no
+graph node (returns a plain number, or changes its operand and returns it), or hangs (the worker's
+alarm; the campaign kills a worker deaf to it).
+
+Runs in a worker process (`oracle.fuzz.workers`), never in the campaign's: it calls the engine.
 """
-import importlib
+import numbers
+from dataclasses import dataclass
 
 from oracle.cli import one_line
 from oracle.ops import TABLE
+from oracle.program import Instr, Program
 
-DEFAULT_ENGINE = "micrograd.engine:Value"
-# Constants for probing the ops that carry one: an int exponent, a fractional exponent, a base for
-# c ** x, and an ordinary number for + - * /.
-_PROBE_CONST = {"int": 2, "float": 1.5, "any": 1.5}
-_PROBE_BASE = 2.0
+# Constants for the ops that carry one: an int exponent, a fractional exponent, a base for c ** x,
+# and an ordinary number for + - * /.
+PROBE_CONST = {"int": 2, "float": 1.5, "any": 1.5}
+PROBE_BASE = 2.0
+# Both operand orders for a binary op; a positive and a negative point for a unary op. An op that
+# works at one of them is defined (the fuzzer's job is to find where it fails).
+POINTS = {1: [(0.7,), (-1.3,)], 2: [(0.7, 1.3), (1.3, 0.7)]}
+_DISPATCH = ("unsupported operand type", "bad operand type for")  # Python's words when a dunder is missing
 
 
-class EngineSpecError(Exception):
-    """An engine spec that does not name a usable engine; the message says why, on one line."""
+@dataclass(frozen=True)
+class OpProbe:
+    """What probing one op found."""
+    op: str
+    status: str  # "ok", "absent" (the engine does not define it) or "broken" (a finding)
+    reason: str = ""  # absent: why; broken: what went wrong, on one line
+    kind: str = ""  # broken: raise, recursion, complex, not-a-number, no-graph, timeout, crash or memory
+    point: tuple = ()  # broken: the operands it failed at
+
+    def finding_case(self):
+        """A broken op as a one-op program and its point, for the finding pipeline."""
+        op = next(o for o in TABLE if o.name == self.op)
+        c = probe_const(op)
+        return Program(op.arity, (Instr(op.name, tuple(range(op.arity)), c),)), list(self.point)
 
 
-def load_engine(spec=DEFAULT_ENGINE):
-    """The callable named by "module:attr" (attr may be dotted: "pkg.mod:Outer.Value")."""
-    module, sep, attr = spec.partition(":") if isinstance(spec, str) else ("", "", "")
-    if not sep or not _dotted(module) or not _dotted(attr):
-        raise EngineSpecError(f"engine spec {spec!r} is not of the form module:attr "
-                              f"(for example {DEFAULT_ENGINE})")
+def probe_const(op):
+    return PROBE_BASE if op.name == "rpow" else PROBE_CONST.get(op.const)
+
+
+def drivable(Engine):
+    """None when the engine can be driven at all (a leaf holds a number and has backward()), else
+    why not, on one line."""
     try:
-        obj = importlib.import_module(module)
-    except Exception as e:  # ImportError, or whatever the module raises while it is imported
-        raise EngineSpecError(f"engine spec {spec!r}: cannot import {module!r}: "
-                              f"{type(e).__name__}: {one_line(e, 'no message')}") from None
-    path = module
-    for name in attr.split("."):
-        path += (":" if path == module else ".") + name
-        try:
-            obj = getattr(obj, name)
-        except Exception as e:  # AttributeError, or a module __getattr__ that raises something else
-            raise EngineSpecError(f"engine spec {spec!r}: {path} does not exist "
-                                  f"({one_line(e, 'no message')})") from None
-    if not callable(obj):
-        raise EngineSpecError(f"engine spec {spec!r}: {path} is a {type(obj).__name__}, not a class or callable")
-    return obj
-
-
-def _dotted(name):
-    return bool(name) and all(part.isidentifier() for part in name.split("."))
-
-
-def probe_ops(Engine):
-    """Op name -> None when the engine supports it, else a one-line reason, for every op of the table."""
-    return {op.name: _probe(Engine, op) for op in TABLE}
-
-
-def supported_ops(Engine):
-    """The names of the table's ops that the engine supports, in table order."""
-    return tuple(name for name, reason in probe_ops(Engine).items() if reason is None)
-
-
-def _probe(Engine, op):
-    # Both operand orders for a binary op, and both points for a unary op: an op that works only
-    # at some points is supported (the fuzzer's job is to find where it fails); one that fails at
-    # both is not there.
-    points = [(0.7, 1.3), (1.3, 0.7)] if op.arity == 2 else [(0.7,), (1.3,)]
-    c = _PROBE_BASE if op.name == "rpow" else _PROBE_CONST.get(op.const)
-    reasons = []
-    for xs in points:
-        try:
-            reason = _try_op(Engine, op, xs, c)
-        except Exception as e:  # the engine under test may raise anything, RecursionError included
-            reason = f"{type(e).__name__}: {one_line(e, 'no message')}"
-        if reason is None:
-            return None
-        reasons.append(reason[:200])
-    return reasons[0]
-
-
-def _try_op(Engine, op, xs, c):
-    """None when op runs forward and backward on the engine at xs, else why not."""
-    args = [Engine(x) for x in xs]
-    out = op.apply(*args, c)
-    if not hasattr(out, "data"):
-        return f"the result is a {type(out).__name__} with no .data"
-    float(out.data)
-    if not callable(getattr(out, "backward", None)):
-        return "the result has no backward()"
-    out.backward()
-    for v in args:
-        float(v.grad)
+        v = Engine(0.7)
+    except Exception as e:
+        return f"Engine(0.7) raises {type(e).__name__}: {one_line(e, 'no message')}"
+    data = getattr(v, "data", None)
+    if not isinstance(data, numbers.Real):
+        what = "has no .data" if not hasattr(v, "data") else f".data is a {type(data).__module__}.{type(data).__name__}"
+        return f"Engine(0.7){' ' if what.startswith('has') else ''}{what}, not a number: the oracle drives scalar " \
+               f"engines whose .data is a float"
+    if not callable(getattr(v, "backward", None)):
+        return "Engine(0.7) has no backward() method"
+    if not hasattr(v, "grad"):
+        return "Engine(0.7) has no .grad"
     return None
+
+
+def probe_op(Engine, op):
+    """OpProbe for one op: tried at each of POINTS, forward and backward."""
+    c = probe_const(op)
+    failures = []
+    for xs in POINTS[op.arity]:
+        try:
+            failure = _try(Engine, op, xs, c)
+        except RecursionError as e:
+            failure = ("broken", "recursion", f"RecursionError: {one_line(e)}")
+        except MemoryError as e:
+            failure = ("broken", "memory", f"MemoryError: {one_line(e)}")
+        except Exception as e:  # the engine under test may raise anything
+            failure = (_absent_or_raise(e), "raise", f"{type(e).__name__}: {one_line(e, 'no message')}")
+        if failure is None:
+            return OpProbe(op.name, "ok")
+        failures.append((xs, failure))
+    broken = [(xs, f) for xs, f in failures if f[0] == "broken"]
+    if not broken:
+        return OpProbe(op.name, "absent", failures[0][1][2][:200])
+    xs, (_, kind, reason) = broken[0]
+    return OpProbe(op.name, "broken", reason[:300], kind, tuple(xs))
+
+
+def _try(Engine, op, xs, c):
+    """None when op runs forward and backward at xs, else (status, kind, reason)."""
+    args = [Engine(x) for x in xs]
+    before = [a.data for a in args]
+    out = op.apply(*args, c)
+    if not (hasattr(out, "data") and callable(getattr(out, "backward", None))):
+        return "broken", "no-graph", f"the result is a {type(out).__name__}, not a graph node (no .data or backward())"
+    if any(out is a for a in args) and any(a.data != b for a, b in zip(args, before)):
+        return "broken", "no-graph", "it changes its operand's .data and returns the operand: no new node is built"
+    bad = _not_a_number(out.data, "the result's .data")
+    if bad:
+        return bad
+    out.backward()
+    for i, a in enumerate(args):
+        bad = _not_a_number(a.grad, f"operand {i}'s .grad")
+        if bad:
+            return bad
+    return None
+
+
+def _not_a_number(x, what):
+    if isinstance(x, numbers.Real):
+        return None
+    if isinstance(x, complex):
+        return "broken", "complex", f"{what} is the complex number {x!r}"
+    return "broken", "not-a-number", f"{what} is a {type(x).__name__} ({x!r:.60}), not a number"
+
+
+def _absent_or_raise(e):
+    """"absent" when Python's own dispatch failed at the op's call site (the engine does not define
+    the op) or the engine's method declined it at once; "broken" for a failure inside the engine."""
+    frames = _frames(e)
+    if not frames:
+        return "broken"
+    at_call_site = _is_template(frames[-1])
+    if at_call_site and isinstance(e, AttributeError):
+        return "absent"
+    if at_call_site and isinstance(e, TypeError) and any(w in str(e) for w in _DISPATCH):
+        return "absent"
+    # `assert isinstance(other, (int, float))` as 0.1.0's __pow__ declines a Value exponent: the
+    # method called from the call site raised it itself, before anything else ran
+    if isinstance(e, AssertionError | NotImplementedError) and len(frames) >= 2 and _is_template(frames[-2]):
+        return "absent"
+    return "broken"
+
+
+def _frames(e):
+    tb, out = e.__traceback__, []
+    while tb is not None:
+        out.append(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    return out
+
+
+_TEMPLATES = frozenset(op.apply.__code__ for op in TABLE)  # the ops' call sites
+
+
+def _is_template(code):
+    """Whether a code object is one of the op table's compiled templates (the op's call site)."""
+    return code in _TEMPLATES

@@ -76,12 +76,12 @@ def _bisect_cut(program, point, test):
     lo, hi = n, program.n_nodes - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        p = _rebuild(n, program.instrs, mid)
+        p = rebuild(n, program.instrs, mid)
         if p is not None and test(p, point):
             hi = mid
         else:
             lo = mid + 1
-    p = _rebuild(n, program.instrs, hi)
+    p = rebuild(n, program.instrs, hi)
     return p if _smaller(program, p) and test(p, point) else program
 
 
@@ -102,7 +102,7 @@ def _greedy(program, point, candidates, test):
 
 # --- building candidates ---
 
-def _rebuild(n_inputs, instrs, out, alias=None):
+def rebuild(n_inputs, instrs, out, alias=None):
     """The program that computes node `out` of the SSA list (n_inputs, instrs), every node in `alias`
     replaced by the (earlier) node it maps to, ops that `out` does not need dropped, survivors
     renumbered. None when no op is left or the result is not a valid program."""
@@ -144,7 +144,7 @@ def _smaller(program, candidate):
 
 def _drop_dead(program, point):
     """Drop the ops that do not reach the output."""
-    p = _rebuild(program.n_inputs, program.instrs, program.n_nodes - 1)
+    p = rebuild(program.n_inputs, program.instrs, program.n_nodes - 1)
     if _smaller(program, p):
         yield p, point
 
@@ -152,7 +152,7 @@ def _drop_dead(program, point):
 def _cut(program, point):
     """Make an earlier node the output, smallest resulting program first."""
     n = program.n_inputs
-    cuts = [_rebuild(n, program.instrs, k) for k in range(n, program.n_nodes - 1)]
+    cuts = [rebuild(n, program.instrs, k) for k in range(n, program.n_nodes - 1)]
     yield from ((p, point) for p in sorted((p for p in cuts if _smaller(program, p)), key=len))
 
 
@@ -161,7 +161,7 @@ def _by_argument(program, point):
     n, last = program.n_inputs, program.n_nodes - 1
     for k in range(last, n - 1, -1):
         for a in dict.fromkeys(program.instrs[k - n].args):
-            p = _rebuild(n, program.instrs, last, {k: a})
+            p = rebuild(n, program.instrs, last, {k: a})
             if _smaller(program, p):
                 yield p, point
 
@@ -176,7 +176,7 @@ def _by_input(program, point):
     # The fresh input becomes node n; every op moves up by one.
     shifted = [Instr(i.op, tuple(a if a < n else a + 1 for a in i.args), i.c) for i in program.instrs]
     for k in range(last - 1, n - 1, -1):
-        p = _rebuild(n + 1, shifted, last + 1, {k + 1: n})
+        p = rebuild(n + 1, shifted, last + 1, {k + 1: n})
         if _smaller(program, p):
             yield p, (*point, float(values[k, 0]))
 

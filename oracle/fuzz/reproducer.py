@@ -1,84 +1,98 @@
-"""Reproducer scripts: a finding as a standalone Python file that exits 1 while the bug is there.
+"""Reproducer scripts: a root cause as a standalone Python file that exits 1 while the bug is there.
 
-A program finding becomes `f` printed from the program itself, run on the engine and on PyTorch
-float64 at the finding's point; an MLP finding becomes the oracle's own neuron and training code
-(copied in with `inspect`, so the two cannot drift) with the spec's weights. The script imports
-only torch and the engine, never `oracle`.
+A program finding becomes `f`, printed from the program itself, run on the engine and on PyTorch
+float64 at the finding's point; the reducer has made the failing node the output (a value) or
+an input (a gradient), so what the script compares, with the tolerance that flagged it, is the
+failing node. An MLP finding becomes the oracle's own neuron and training code (copied in with
+`inspect`, so the two cannot drift) and the spec's weights as a table. Each script starts with
+the root cause in words, at the learner's own line. It imports only torch and the engine, never
+`oracle`, and imports the engine from where the campaign found it.
 """
-import importlib.util
 import inspect
-import json
-import os
-import pathlib
+import textwrap
 
 from oracle.check import ATOL, RTOL
-from oracle.fuzz.probe import DEFAULT_ENGINE
 from oracle.program import float_source
 
+CLASSES = {1: "wrong at ordinary inputs", 2: "wrong only at edge inputs (0, inf, nan, overflow, underflow)",
+           3: "Python float semantics where torch has an IEEE answer"}
 
-def reproducer_source(program, point, engine_spec=DEFAULT_ENGINE, finding=None):
+
+def reproducer_source(program, point, origin, finding=None, cause=None):
     """A standalone script: f defined once from the program, run on the engine and on torch
     float64 at `point`; it prints the mismatch and exits 1 while there is one, 0 once fixed."""
-    what = "a program" if finding is None else f"finding {finding.signature}"
-    where, node = "", None if finding is None else finding.node
-    if isinstance(node, int) and 0 <= node < program.n_nodes:
-        where = f", first at {program.line(node) if node >= program.n_inputs else program.name(node)}"
     kind = finding.kind if finding is not None else ""
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
-            f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion or timeout")
-    return _script(what + where, _PROGRAM_ABOUT, engine_spec, (), data, _PROGRAM.format(f=program.source()))
+            f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...")
+    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, (), data,
+                   _PROGRAM.format(f=program.source()))
 
 
-def mlp_reproducer_source(spec, steps, engine_spec=DEFAULT_ENGINE, finding=None):
+def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
     """A standalone script: the MLPSpec's network built from the engine's Value with the oracle's
-    own neuron code (its source is copied in, so the two cannot drift) and as a torch float64
-    twin, trained for `steps` SGD steps; it prints the first mismatch and exits 1 while there is
-    one, 0 once fixed."""
-    what = "an MLP" if finding is None else f"finding {finding.signature}, first at {finding.where}" + (
-        f" after SGD step {finding.step}" if finding.step else "")
-    fields = ",\n ".join(f"{json.dumps(k)}: {_json_rows(v)}" for k, v in spec.to_json().items())
-    data = (f"SPEC = types.SimpleNamespace(**json.loads('''{{\n {fields}\n}}'''))\n"
-            f"STEPS = {int(steps)}  # SGD steps to train; every step is compared\n"
-            f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw")
+    own neuron code and as a torch float64 twin, trained for `steps` SGD steps; it prints the
+    first mismatch and exits 1 while there is one, 0 once fixed."""
+    data = f"SPEC = {spec_table(spec)}\nSTEPS = {int(steps)}  # SGD steps to train; every step is compared\n" \
+           f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw"
     from oracle import mlp  # torch: only a store that records an MLP finding imports it
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (
         mlp.engine_model, mlp.engine_forward, mlp.engine_loss, mlp.torch_model, mlp.torch_loss, mlp._torch_step,
         mlp._torch_params, mlp.sgd_step, mlp.resync))
-    return _script(what, _MLP_ABOUT, engine_spec, ("json", "types"), data, _MLP.replace("{shared}", shared))
+    where = "" if finding is None else f" (first at {finding.where}" + (
+        f" after SGD step {finding.step})" if finding.step else ")")
+    return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, ("types",), data,
+                   _MLP.replace("{shared}", shared))
 
 
-def _json_rows(value):
-    """JSON text, a list of lists one row a line (X's rows, the weights' layers) to keep lines short."""
-    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
-        return "[\n  " + ",\n  ".join(json.dumps(row) for row in value) + "]"
-    return json.dumps(value)
+def tamper_reproducer_source(origin, cause):
+    """A standalone script: it imports the engine between two snapshots of the interpreter (the
+    oracle's own `tamper` functions, copied in) and exits 1 while importing it changes anything."""
+    from oracle.fuzz import tamper
+    shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (tamper.watched, tamper.snapshot,
+                                                                       tamper.differences))
+    return _script(_title(cause, "an import", origin.root), _TAMPER_ABOUT, origin, (), "MISSING = object()",
+                   _TAMPER.replace("{shared}", shared))
 
 
-def _script(title, about, engine_spec, imports, data, body):
+def spec_table(spec):
+    """An MLPSpec as Python a learner reads: one line per neuron (its weights, then its bias), one
+    line per example."""
+    sizes = (spec.nin,) + tuple(spec.widths)
+    lines = ["types.SimpleNamespace(",
+             f"    nin={spec.nin}, widths={list(spec.widths)!r}, act={spec.act!r}, loss={spec.loss!r}, lr={spec.lr!r},",
+             "    weights=[  # per layer, per neuron: ([its weights], its bias)"]
+    for n, layer in enumerate(spec.weights):
+        lines.append(f"        [  # layer {n + 1}: {sizes[n]} input(s) -> {sizes[n + 1]} neuron(s)"
+                     + (", linear" if n == len(spec.weights) - 1 else f", {spec.act}"))
+        lines += [f"            ([{', '.join(map(float_source, ws))}], {float_source(b)})," for ws, b in layer]
+        lines.append("        ],")
+    lines += ["    ],", "    X=[  # one example per row"]
+    lines += [f"        [{', '.join(map(float_source, row))}]," for row in spec.X]
+    lines += ["    ],", f"    y=[{', '.join(map(float_source, spec.y))}],  # the targets, one per example", ")"]
+    return "\n".join(lines)
+
+
+def _title(cause, what, root=""):
+    if cause is None:
+        return what
+    lines = [textwrap.fill(f"{cause.summary}.", 100, subsequent_indent="    ")]
+    if cause.line:
+        lines.append(f"At {cause.where(root)}")  # not wrapped: the learner's line as it is
+    lines.append(f"Class {cause.cls}: {CLASSES[cause.cls]}.")
+    return "\n".join(lines)
+
+
+def _script(title, about, origin, imports, data, body):
     """A reproducer: the shared header (docstring, engine loading, tolerance, close), then body."""
-    imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "sys", *imports)))
-    return _HEADER.format(title=title, about=about, engine=engine_spec, root=_engine_root(engine_spec),
-                          imports=imports, atol=ATOL, rtol=RTOL, data=data) + body + _FOOTER
-
-
-def _engine_root(spec):
-    """The sys.path entry the engine's top-level package is imported from here, or None."""
-    top = spec.partition(":")[0].split(".")[0]
-    try:
-        found = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return None
-    if found is None:
-        return None
-    if found.submodule_search_locations:
-        return str(pathlib.Path(list(found.submodule_search_locations)[0]).resolve().parent)
-    if found.origin and os.path.isfile(found.origin):
-        return str(pathlib.Path(found.origin).resolve().parent)
-    return None
+    imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "os", "sys", *imports)))
+    doc = title.replace("\\", "\\\\").replace('"""', "'''")  # the learner's source line may hold either
+    return _HEADER.format(title=doc, about=about, engine=origin.importable, root=origin.root or None,
+                          file=origin.file or None, imports=imports, atol=ATOL, rtol=RTOL, data=data,
+                          cause=repr(title)) + body + _FOOTER
 
 
 _HEADER = '''\
-"""Reproducer for {title}.
+"""Reproducer: {title}
 
 {about}
 
@@ -89,9 +103,12 @@ _HEADER = '''\
 import torch
 
 ENGINE = {engine!r}
-# Where ENGINE's top-level package was imported from when this file was written: put on sys.path
-# only if ENGINE does not import as installed (an engine in a checkout, not pip-installed).
+# Where the fuzzer imported ENGINE from: its folder goes first on sys.path, so that this file
+# imports that engine and not another module of the same name (most learners' packages are called
+# micrograd, as this project's is).
 ENGINE_ROOT = {root!r}
+ENGINE_FILE = {file!r}
+CAUSE = {cause}
 ATOL = {atol!r}
 RTOL = {rtol!r}
 {data}
@@ -99,13 +116,12 @@ RTOL = {rtol!r}
 
 def load_engine(spec):
     module, _, attr = spec.partition(":")
-    try:
-        obj = importlib.import_module(module)
-    except ModuleNotFoundError:
-        if ENGINE_ROOT is None or ENGINE_ROOT in sys.path:
-            raise
+    if ENGINE_ROOT is not None and os.path.isdir(ENGINE_ROOT):
         sys.path.insert(0, ENGINE_ROOT)
-        obj = importlib.import_module(module)
+    obj = importlib.import_module(module)
+    if spec == ENGINE and ENGINE_FILE and not os.path.samefile(getattr(obj, "__file__", None) or ENGINE_FILE,
+                                                               ENGINE_FILE):
+        print(f"note: {{module}} is now {{obj.__file__}}, not the {{ENGINE_FILE}} this file was written for")
     for name in attr.split("."):
         obj = getattr(obj, name)
     return obj
@@ -162,10 +178,13 @@ def main(spec):
         out.backward()
         got = [real(out.data, "the output's data")] + [real(x.grad, f"x{{i}}.grad") for i, x in enumerate(xs)]
     except Exception as e:  # the engine raising where torch gives a number is the bug
+        print(CAUSE + "\\n")
         print(f"The engine failed: {{type(e).__name__}}: {{e}}\\nat {{at}}; torch={{want[0]!r}}")
         return 1
     names = ["value of the output"] + [f"gradient of the output with respect to x{{i}}" for i in range(len(xs))]
     bad = [(name, a, b) for name, a, b in zip(names, got, want) if not close(a, b)]
+    if bad:
+        print(CAUSE + "\\n")
     for name, a, b in bad:
         print_mismatch("Values" if name.startswith("value") else "Gradients", f"{{name}}, at {{at}}", a, b)
     if bad:
@@ -224,6 +243,7 @@ def main(spec):
                 tout, want = _torch_step(SPEC, layers, tparams)
                 i = first_mismatch(got, want)
             if i is not None:
+                print(CAUSE + "\\n")
                 n_out = tout.numel()
                 head, name = (("Outputs", f"output {i}") if i < n_out else ("Losses", "loss") if i == n_out
                               else ("Gradients", f"gradient of parameter {i - n_out - 1}"))
@@ -233,8 +253,33 @@ def main(spec):
                 break
             sgd_step(SPEC.lr, flat, layers)
     except Exception as e:
+        print(CAUSE + "\\n")
         print(f"The engine failed: {type(e).__name__}: {e}\\nat SGD step {step}")
         return 1
     print(f"OK: {spec} agrees with torch float64 through {STEPS} SGD steps")
+    return 0
+'''
+
+_TAMPER_ABOUT = """Takes a snapshot of what the oracle relies on (the recursion limit; math, builtins, torch,
+torch.Tensor and numpy), imports the engine, and compares. Exits 1 while importing the engine
+changes any of it, 0 once it does not."""
+
+# Not formatted: {shared} is replaced by the oracle's own functions (see tamper_reproducer_source).
+_TAMPER = '''
+
+{shared}
+
+
+def main(spec):
+    snap = snapshot()
+    load_engine(spec)
+    changes = differences(snap)
+    if changes:
+        print(CAUSE + "\\n")
+        print("Importing the engine changes the interpreter:")
+        for what, *_ in changes:
+            print(f"  {what}")
+        return 1
+    print(f"OK: importing {spec} changes nothing the oracle relies on")
     return 0
 '''

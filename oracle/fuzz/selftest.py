@@ -8,7 +8,7 @@ the reduced reproducer is.
 
 Exit status: 0 when every mutant is found, 1 when one is missed, 2 on bad usage.
 """
-import json
+import contextlib
 import os
 import sys
 import tempfile
@@ -33,7 +33,8 @@ def configure(parser):
                         help="comma-separated mutants to run (default: all)")
     parser.add_argument("--seconds-per-mutant", type=positive(float), default=10.0, metavar="S",
                         help="budget per mutant (default: %(default)s)")
-    parser.add_argument("--out", metavar="DIR", help="where findings are saved (default: a temporary directory)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="where root causes are saved (default: a temporary folder, removed at the end)")
     parser.add_argument("--seed", type=int, default=SEED, metavar="N",
                         help="the campaigns' seed (default: %(default)s)")
     parser.add_argument("--kind", choices=KIND_CHOICES, default="expr",
@@ -52,63 +53,61 @@ def main(args):
             print(f"{name:<18} {description}")
         return 0
     names = args.only or list(MUTANTS)
-    out = args.out or tempfile.mkdtemp(prefix="oracle-selftest-")
     rows = []
-    try:
-        for name in names:
-            rows.append(run_mutant(name, args.seconds_per_mutant, os.path.join(out, name), args.seed, args.timeout,
-                                   args.kind))
-            _progress(rows[-1])
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-    _print_table(rows, args.seconds_per_mutant)
-    print(f"findings saved in {out}")
+    with contextlib.ExitStack() as scratch:  # without --out, the findings go with the temporary folder
+        out = args.out or scratch.enter_context(tempfile.TemporaryDirectory(prefix="oracle-selftest-"))
+        try:
+            for name in names:
+                rows.append(run_mutant(name, args.seconds_per_mutant, os.path.join(out, name), args.seed,
+                                       args.timeout, args.kind))
+                _progress(rows[-1])
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+        _print_table(rows, args.seconds_per_mutant)
+    if args.out:
+        print(f"root causes saved in {out}")
     if args.json:
         write_json(args.json, rows)
     return 0 if len(rows) == len(names) and all(r["found"] for r in rows) else 1
 
 
 def run_mutant(name, seconds, out, seed=SEED, timeout=2.0, kind="expr"):
-    """One campaign against mutant `name`, stopped at its first finding: a row of the table."""
+    """One campaign against mutant `name`, stopped at its first root cause: a row of the table."""
     from oracle.fuzz import campaign
-    from oracle.fuzz.mutants import MUTANTS, mutant_engine
-    from oracle.fuzz.probe import supported_ops
-    Engine = mutant_engine(name)
-    config = campaign.Config(engine=f"oracle.fuzz.mutants:{name}", ops=supported_ops(Engine), seed=seed, kind=kind,
-                             workers=0, strict=True, seconds=seconds, max_findings=1, out=out, timeout=timeout)
+    from oracle.fuzz.mutants import MUTANTS
+    from oracle.ops import OPS
+    config = campaign.Config(engine=f"oracle.fuzz.mutants:{name}", seed=seed, kind=kind, workers=0, strict=True,
+                             seconds=seconds, max_findings=1, out=out, timeout=timeout)
     start = time.monotonic()
-    stats = campaign.Campaign(config, Engine).run()
-    row = {"mutant": name, "description": MUTANTS[name], "found": bool(stats.found), "seconds": None,
-           "cases": stats.cases, "signature": None, "kind": None, "ops": None, "path": None,
+    run = campaign.Campaign(config)
+    try:
+        stats = run.run(run.probe(tuple(OPS)).generated())
+    finally:
+        run.close()
+    found = [rc for rc in stats.causes if rc.state != "noise"]
+    row = {"mutant": name, "description": MUTANTS[name], "found": bool(found), "seconds": None,
+           "cases": stats.cases, "cause": None, "where": None, "ops": None, "path": None,
            "total_seconds": round(time.monotonic() - start, 2)}
-    if stats.found:
-        f = next(iter(stats.found.values()))
-        row.update(seconds=round(f.seconds, 2), signature=f.signature, kind=f.kind, ops=f.size,
-                   path=str(f.path) if f.path else None, case=f.case, reproducer_fails=_reproducer_fails(f.path))
+    if found:
+        rc = found[0]
+        row.update(seconds=round(rc.seconds, 2), cause=rc.cause.summary, where=rc.cause.where(), ops=rc.size,
+                   path=str(rc.path) if rc.path else None, case=rc.case, reproducer_fails=rc.state == "confirmed",
+                   root_causes=len(found))
     return row
 
 
-def _reproducer_fails(path):
-    """Whether the saved reproducer exited 1 when the store ran it (None: not run, or an MLP)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f).get("reproducer_fails")
-    except (OSError, TypeError, ValueError):
-        return None
-
-
 def _progress(row):
-    what = f"found in {row['seconds']:.2f} s ({row['signature']})" if row["found"] else "NOT FOUND"
+    what = f"found in {row['seconds']:.2f} s: {row['cause']}" if row["found"] else "NOT FOUND"
     print(f"{row['mutant']}: {what}", file=sys.stderr, flush=True)
 
 
 def _print_table(rows, budget):
-    header = ("mutant", "found", "seconds to find", "reduced size", "reproducer exits 1", "signature")
+    header = ("mutant", "found", "seconds to find", "reduced size", "reproducer exits 1", "root cause at")
     yes_no = {True: "yes", False: "NO", None: "-"}
     lines = [(r["mutant"], "yes" if r["found"] else "NO",
               f"{r['seconds']:.2f}" if r["found"] else f"> {budget:g}",
               "-" if r["ops"] is None else f"{r['ops']} ops", yes_no[r.get("reproducer_fails")],
-              r["signature"] or "-") for r in rows]
+              (r["where"] or r["cause"] or "-")[:70]) for r in rows]
     found = sum(r["found"] for r in rows)
     title = f"selftest: {found}/{len(rows)} mutants found"
     if sys.stdout.isatty():

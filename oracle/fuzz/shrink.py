@@ -1,11 +1,19 @@
-"""A new finding made small, in the process that found it, before it is saved.
+"""A new root cause's first finding made small, in the worker that found it, before it is saved.
 
 `reduce.reduce_case` runs the reduction passes; this module decides what "fails the same way"
-means for a finding (the same signature, and, when the found case shows its bug in the output or
-the inputs' gradients, still there), bounds each candidate by the case time limit and the whole
-reduction by a budget, and shrinks an MLP finding by dropping batch rows.
+means: a candidate fails the same way when its finding has the same root cause (`diagnose.Cause`
+key: the same function of the engine at fault) in a class no worse than the original's (a bug
+found at ordinary inputs keeps an ordinary point), and shows where a reproducer looks, in the
+output's value or an input's gradient. So before the passes start, the case is *localised*: a
+wrong value is made the output (the program cut there), a wrong gradient of an interior node is
+made an input's (the node replaced by an input holding the engine's own value), and a reproducer
+can only pass once the bug is gone.
+
+A recursion in backward() on a deep graph is reduced to a plain chain `x = x * 1.0` of the
+fewest nodes that still overflow, which the printer writes as a loop. An MLP finding loses batch
+rows. Every candidate is bounded by the case time limit, and the whole reduction by a deadline
+(the campaign's budget is shared by its reductions).
 """
-import math
 import time
 from dataclasses import replace
 
@@ -13,79 +21,148 @@ import numpy as np
 
 from oracle.backends import EngineError, engine_run, torch_run
 from oracle.check import check_program, close
+from oracle.fuzz.diagnose import diagnose
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.mlp import MLPFinding, check_mlp
+from oracle.program import Instr, Program
 
-REDUCE_SECONDS = 10.0  # per new finding: the reducer's budget, after which the best case so far is kept
-# Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate, and a
-# recursion overflow needs the depth it has.
-UNREDUCED = {"timeout", "crash", "recursion"}
+REDUCE_SECONDS = 10.0  # per new root cause: the reducer's budget, after which the best case so far is kept
+CLASS3_SECONDS = 0.5  # the budget for a class-3 one (Python float semantics): it should not hold up the rest
+# Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate.
+UNREDUCED = {"timeout", "crash", "memory"}
+CHAIN_LENGTHS = (1000, 2000, 5000, 10000)  # a recursion's chain: the shortest of these that still overflows
 
 
-def reduce_finding(finding, Engine, strict, timeout=TIMEOUT, budget=REDUCE_SECONDS, points=()):
-    """(finding, program, point) reduced: smaller, failing with the same signature. Program findings
-    go through reduce.reduce_case; MLP findings only lose batch rows, which is cheap. `points` are
-    the case's other input points, to start from one whose failure a reproducer shows."""
-    deadline = time.monotonic() + budget
-    sig = finding.signature
+class Reduction:
+    """What "fails the same way" means for one root cause, and the checks that decide it."""
 
-    def same(run):
-        # Past the budget every candidate "passes", so the reducer ends with the best case so far.
-        if time.monotonic() > deadline:
+    def __init__(self, cause, Engine, root="", through_nn=False, timeout=TIMEOUT, deadline=None):
+        self.key, self.cls = cause.key(root), cause.cls
+        self.signature = None  # the localised finding's kind and op: a candidate without them is not diagnosed
+        self.Engine, self.root, self.through_nn, self.timeout = Engine, root, through_nn, timeout
+        self.deadline = deadline if deadline is not None else time.monotonic() + REDUCE_SECONDS
+
+    def left(self):
+        return self.deadline - time.monotonic()
+
+    def same(self, run):
+        """The finding of run() (a check), with its cause, when it fails the same way; else None.
+        Past the deadline every candidate "passes", so the reducer ends with the best case so far."""
+        if self.left() <= 0:
             return None
         try:
-            with time_limit(timeout):
+            with time_limit(min(self.timeout, max(self.left(), 0.05))):
                 report = run()
+                f = report.findings[0] if report.findings else None
+                if f is None or self.signature not in (None, f.signature):
+                    return None  # most candidates: not worth a diagnosis
+                c = diagnose(f, self.Engine, self.root, self.through_nn)
         except (Exception, CaseTimeout):  # a candidate that hangs or breaks the oracle is no reduction
             return None
-        f = report.findings[0] if report.findings else None
-        return f if f is not None and f.signature == sig else None
+        return (f, c) if c.key(self.root) == self.key and c.cls <= self.cls else None
 
+    def program(self, program, point):
+        return self.same(lambda: check_program(program, [point], self.Engine))
+
+    def visible(self, program, point):
+        """Whether the engine's output value or an input's gradient is not close to torch's at point
+        (or the engine raises): what a reproducer script checks."""
+        try:
+            with time_limit(min(self.timeout, max(self.left(), 0.05))):
+                data, grad = engine_run(program, point, self.Engine)
+        except EngineError:
+            return True
+        except (Exception, CaseTimeout):
+            return False
+        values, grads = torch_run(program, np.array(point, dtype=np.float64).reshape(-1, 1))
+        n = program.n_inputs
+        return not close([data[-1], *grad[:n]], [values[-1, 0], *grads[:n, 0]]).all()
+
+
+def reduce_finding(finding, cause, Engine, root="", through_nn=False, timeout=TIMEOUT, budget=REDUCE_SECONDS,
+                   points=(), deadline=None):
+    """(finding, program or MLPSpec, point, cause) reduced: smaller, failing the same way. `points`
+    are the case's other input points; `deadline` (time.monotonic()) caps `budget`."""
+    end = time.monotonic() + (min(budget, CLASS3_SECONDS) if cause.cls == 3 else budget)
+    red = Reduction(cause, Engine, root, through_nn, timeout, min(end, deadline) if deadline else end)
     if isinstance(finding, MLPFinding):
-        spec, steps = finding.spec, finding.step
-        for i in reversed(range(len(spec.X))):
-            if len(spec.X) > 1:
-                smaller = replace(spec, X=spec.X[:i] + spec.X[i + 1:], y=spec.y[:i] + spec.y[i + 1:])
-                f = same(lambda s=smaller: check_mlp(s, Engine, steps=steps))
-                if f is not None:
-                    spec, finding = smaller, f
-        return finding, spec, None
+        return _reduce_mlp(finding, cause, red)
+    if cause.category == "traversal" and cause.detail == "recursion":
+        chain = _shortest_chain(finding, red)
+        if chain is not None:
+            return chain
     from oracle.fuzz import reduce  # the reducer is only needed once a bug is found
 
-    # The saved reproducer compares what a user sees: the output's value and the inputs'
-    # gradients. A wrong interior gradient can be masked on the way to the inputs (multiplied by
-    # a zero the reducer likes to introduce), so when the found case shows its bug there, every
-    # reduction must still show it there, and the reproducer keeps failing.
-    start = finding.program
-    visible = _visible(start, finding.point, Engine, timeout)
-    for other in points if not visible else ():  # another point of the case may show it
-        f = same(lambda x=other: check_program(start, [x], Engine, strict))
-        if f is not None and _visible(start, other, Engine, timeout):
-            finding, visible = f, True
-            break
+    start = _localised(finding, red, points)
+    if start is None:
+        return finding, finding.program, finding.point, cause
+    finding, cause = start
+    red.signature = finding.signature
 
     def fails(program, point):
-        f = same(lambda: check_program(program, [point], Engine, strict))
-        return f is not None and (not visible or _visible(program, point, Engine, timeout))
+        return red.program(program, point) is not None and red.visible(program, point)
 
-    program, point = reduce.reduce_case(finding.program, finding.point, fails, deadline=deadline)
-    deadline = math.inf  # the final check of the reduced case is not a candidate
-    reduced = same(lambda: check_program(program, [point], Engine, strict))
+    program, point = reduce.reduce_case(finding.program, finding.point, fails, deadline=red.deadline)
+    red.deadline = float("inf")  # the final check of the reduced case is not a candidate
+    reduced = red.program(program, point)
     if reduced is None:  # the engine does not fail the same way twice: keep what was found
-        return finding, finding.program, finding.point
-    return reduced, program, point
+        return finding, finding.program, finding.point, cause
+    return reduced[0], program, point, reduced[1]
 
 
-def _visible(program, point, Engine, timeout=TIMEOUT):
-    """Whether the engine's output value or an input's gradient is not close to torch's at point
-    (or the engine raises): what a reproducer script checks."""
-    try:
-        with time_limit(timeout):
-            data, grad = engine_run(program, point, Engine)
-    except EngineError:
-        return True
-    except (Exception, CaseTimeout):
-        return False
-    values, grads = torch_run(program, np.array(point, dtype=np.float64).reshape(-1, 1))
+def _localised(finding, red, points):
+    """(finding, cause) of a case that fails the same way and shows it where a reproducer looks:
+    the found case itself, or it cut at its wrong value, or its wrong interior gradient made an
+    input's; tried at the found point, then at the case's other points. None when none does."""
+    for point in [finding.point, *points]:
+        for program, at in _localisations(finding, point):
+            found = red.program(program, at)
+            if found is not None and red.visible(program, at):
+                return found
+    return None
+
+
+def _localisations(finding, point):
+    program, k = finding.program, finding.node
+    yield program, point
+    if not isinstance(k, int):
+        return
     n = program.n_inputs
-    return not close([data[-1], *grad[:n]], [values[-1, 0], *grads[:n, 0]]).all()
+    if finding.kind == "value" and n <= k < program.n_nodes - 1:
+        from oracle.fuzz.reduce import rebuild
+        cut = rebuild(n, program.instrs, k)
+        if cut is not None:
+            yield cut, point
+    if finding.kind == "grad" and n <= k < program.n_nodes - 1:
+        from oracle.fuzz.reduce import rebuild
+        values, _ = torch_run(program, np.array(point, dtype=np.float64).reshape(n, 1))
+        shifted = [Instr(i.op, tuple(a if a < n else a + 1 for a in i.args), i.c) for i in program.instrs]
+        as_input = rebuild(n + 1, shifted, program.n_nodes, {k + 1: n})
+        if as_input is not None:
+            yield as_input, [*point, float(values[k, 0])]
+
+
+def _shortest_chain(finding, red):
+    """A recursion in backward() on a deep graph as the shortest chain of `x * 1.0` of
+    CHAIN_LENGTHS that still fails the same way, or None."""
+    for n in CHAIN_LENGTHS:
+        program = Program(1, tuple(Instr("mul_c", (k,), 1.0) for k in range(n)))
+        found = red.program(program, [0.5])
+        if found is not None:
+            red.deadline = float("inf")
+            return found[0], program, [0.5], found[1]
+        if red.left() <= 0:
+            break
+    return None
+
+
+def _reduce_mlp(finding, cause, red):
+    """An MLP finding with batch rows dropped while it fails the same way."""
+    spec, steps = finding.spec, finding.step
+    for i in reversed(range(len(spec.X))):
+        if len(spec.X) > 1:
+            smaller = replace(spec, X=spec.X[:i] + spec.X[i + 1:], y=spec.y[:i] + spec.y[i + 1:])
+            found = red.same(lambda s=smaller: check_mlp(s, red.Engine, steps=steps, through_nn=red.through_nn))
+            if found is not None:
+                spec, (finding, cause) = smaller, found
+    return finding, spec, None, cause

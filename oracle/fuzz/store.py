@@ -1,14 +1,18 @@
-"""Findings on disk: per signature, a JSON case and a standalone reproducer script.
+"""Root causes on disk: per root cause, a standalone reproducer script and a JSON case.
 
-    DIR/<signature>.py    python DIR/<signature>.py [module:attr]  exits 1 while the bug is there
-    DIR/<signature>.json  the program, its input point (floats exact), seed, engine, kind, message;
-                          for an MLP finding, its MLPSpec and SGD steps instead (`record_mlp`)
+    DIR/<name>.py    python DIR/<name>.py [module:attr]  exits 1 while the bug is there
+    DIR/<name>.json  the root cause, the program and its input point (floats exact), seed, engine
+                     and where it was loaded from; for an MLP finding, its MLPSpec and SGD steps
+
+A root cause is published only once its reproducer, run in a fresh sandboxed process
+(`sandbox.run_script`), fails the same way: one that its own reproducer clears is noise.
 
 Several workers, or machines sharing a file system, may write one DIR, and any of them may be
-killed at any moment. So every file is written under a hidden temporary name in DIR and published
-with os.link, which is atomic and fails when the final name exists: a file under a final name is
-always complete, and no writer replaces another's. The .py is published first, and whoever
-publishes it owns the signature; the .json is published last, so a .json means a complete finding.
+killed at any moment. So every file is written under a hidden temporary name in DIR (naming its
+writer's host and process) and published with os.link, which is atomic and fails when the final
+name exists: a file under a final name is always complete, and no writer replaces another's. The
+.py is published first, and whoever publishes it owns the name; the .json is published last, so a
+.json means a complete finding. `sweep` removes the temporary files of writers that are dead.
 """
 import dataclasses
 import datetime
@@ -16,90 +20,131 @@ import json
 import os
 import pathlib
 import re
-import subprocess
-import sys
+import socket
 import time
 import uuid
+from dataclasses import dataclass
 
-from oracle.fuzz.probe import DEFAULT_ENGINE
-from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source
+from oracle.fuzz import sandbox
+from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source, tamper_reproducer_source
 from oracle.program import Program, float_from_json, float_json
 
 # A .py with no .json this much older than now was left by a writer killed between its two
-# links (a window of microseconds), not published by one that is still at work.
+# links (a window of microseconds), not published by one that is still at work; and a temporary
+# file of another host's writer this old is that of a dead one.
 STALE_SECONDS = 120.0
+HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What recording a root cause did."""
+    state: str  # "confirmed" (published), "noise" (its reproducer passed: not published), "taken" (already there)
+    path: object = None  # the published .json
+    exit: object = None  # the reproducer's exit code, or "timeout"
+    output: str = ""  # the tail of what the reproducer printed
+
+
+def check_out(out):
+    """None when `out` can hold findings (created if need be), else why not, on one line."""
+    path = pathlib.Path(out)
+    if path.exists() and not path.is_dir():
+        return f"--out {out} is a file, not a directory"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        _write_temp(path / ".write-test", "").unlink()
+    except OSError as e:
+        return f"--out {out}: cannot write there ({e.strerror or e})"
+    return None
+
+
+def sweep(out):
+    """Remove the hidden files of writers that died mid-write (never published, so nobody's
+    finding): on this host, those whose process is gone; of other hosts, those STALE_SECONDS old."""
+    folder = pathlib.Path(out)
+    for tmp in [*folder.glob(".*.tmp"), *folder.glob(".*.stale")]:
+        try:
+            parts = tmp.name[:-4].rsplit("~", 3)
+            mine = len(parts) == 4 and parts[1] == HOST and parts[2].isdigit()
+            if (mine and not _alive(int(parts[2]))) or time.time() - tmp.stat().st_mtime > STALE_SECONDS:
+                tmp.unlink()
+        except FileNotFoundError:
+            pass  # another sweep took it first
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class FindingStore:
-    """A directory of findings, deduplicated by signature."""
+    """A directory of root causes, one name each."""
 
-    def __init__(self, out_dir, verify=True, timeout=120.0):
+    def __init__(self, out_dir, memory_mb=0, verify=True):
         self.dir = pathlib.Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.verify = verify  # run each reproducer once to record whether it exits 1
-        self.timeout = timeout  # seconds a reproducer may take (it imports torch)
-        self._sweep()
+        self.memory_mb = memory_mb  # the reproducer's memory limit, as the workers'
+        self.verify = verify  # run each reproducer, and publish only one that fails (False: publish as it is)
 
-    def _sweep(self):
-        """Remove the hidden files of writers killed mid-write (never published, so nobody's finding)."""
-        for tmp in [*self.dir.glob(".*.tmp"), *self.dir.glob(".*.stale")]:
-            try:
-                if time.time() - tmp.stat().st_mtime > STALE_SECONDS:
-                    tmp.unlink()
-            except FileNotFoundError:
-                pass  # another store swept it first
-
-    def paths(self, signature):
-        """The (.json, .py) paths of a signature."""
-        name = _file_name(signature)
+    def paths(self, name):
+        """The (.json, .py) paths of a name."""
+        name = file_name(name)
         return self.dir / f"{name}.json", self.dir / f"{name}.py"
 
     def recorded(self):
-        """The signatures recorded so far (those whose .json is published)."""
+        """The names recorded so far (those whose .json is published)."""
         return sorted(p.stem for p in self.dir.glob("*.json") if not p.name.startswith("."))
 
-    def record(self, finding, program, point, meta=None):
-        """Record a finding: `finding` is check_program's Finding on (program, point), meta holds
-        at least seed, engine (a "module:attr" spec) and strict. Returns the .json path, or None
-        when its signature is already recorded (or being recorded by another writer)."""
-        meta = dict(meta or {})
-        engine = meta.get("engine") or DEFAULT_ENGINE
-        return self._publish(finding.signature, lambda: reproducer_source(program, point, engine, finding),
-                             lambda exit_code: _case(finding, program, point, meta, engine, exit_code))
+    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, fails=(1,)):
+        """Record a program's root cause under `name` once its reproducer fails (its exit code is in
+        `fails`; a hang's reproducer fails by "timeout"). meta: seed, engine and the like."""
+        return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause),
+                             lambda code: _case(finding, program, point, meta, origin, cause, code), timeout, fails)
 
-    def record_mlp(self, finding, meta=None):
-        """Record an MLPFinding as record does a program's: a .py reproducer that trains the spec
-        for the finding's SGD steps on the engine and on torch, and the .json that --replay reads.
-        The .json path, or None when the signature is already recorded."""
-        meta = dict(meta or {})
-        engine = meta.get("engine") or DEFAULT_ENGINE
-        return self._publish(
-            finding.signature, lambda: mlp_reproducer_source(finding.spec, finding.step, engine, finding),
-            lambda exit_code: _mlp_case(finding, meta, exit_code))
+    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, fails=(1,)):
+        """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
+        finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
+        return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause),
+                             lambda code: _mlp_case(finding, meta, origin, cause, code), timeout, fails)
 
-    def _publish(self, signature, source, case):
-        """Publish source() as <signature>.py, then case(exit code of that script) as its .json:
-        the .py first (whoever links it owns the signature), the .json last. The .json path, or
-        None when the signature is taken."""
-        json_path, py_path = self.paths(signature)
+    def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0):
+        """Record what the engine changes in the interpreter at import: a .py that imports it
+        between two snapshots."""
+        return self._publish(name, lambda: tamper_reproducer_source(origin, cause),
+                             lambda code: _common({"kind": "tamper", "changes": finding.changes}, meta, origin, cause,
+                                                  code), timeout, (1,))
+
+    def _publish(self, name, source, case, timeout, fails):
+        """Run source() in a sandbox; if it fails, publish it as <name>.py, then case(exit code) as
+        its .json: the .py first (whoever links it owns the name), the .json last."""
+        json_path, py_path = self.paths(name)
         if json_path.exists() or self._held(py_path):
-            return None
+            return Saved("taken", json_path if json_path.exists() else None)
         tmp_py = _write_temp(py_path, source())
         tmp_json = None
         try:
             # Before publishing, so that the window between the two links stays tiny.
-            exit_code = self._run(tmp_py) if self.verify else None
-            tmp_json = _write_temp(json_path, json.dumps(case(exit_code), indent=1, default=str) + "\n")
+            code, output = None, ""
+            if self.verify:
+                code, output = sandbox.run_script(tmp_py, timeout=timeout, memory_mb=self.memory_mb, cwd=self.dir)
+                if code not in fails:
+                    return Saved("noise", None, code, output)
+            tmp_json = _write_temp(json_path, json.dumps(case(code), indent=1, default=str) + "\n")
             if not _link(tmp_py, py_path):
-                return None  # another writer owns this signature
+                return Saved("taken")  # another writer owns this name
             # Our .py may have been moved aside as stale by a writer with a badly skewed clock:
             # publish the .json only over our own .py.
             if not (py_path.exists() and os.path.samefile(tmp_py, py_path)):
-                return None
+                return Saved("taken")
             if not _link(tmp_json, json_path):
-                return None
+                return Saved("taken")
             _sync_dir(self.dir)  # the finding is reported: make its directory entries durable too
-            return json_path
+            return Saved("confirmed", json_path, code, output)
         finally:
             for tmp in (tmp_py, tmp_json):
                 if tmp is not None:
@@ -114,7 +159,7 @@ class FindingStore:
             return False
         if time.time() - seen.st_mtime < STALE_SECONDS:
             return True
-        aside = self.dir / f".{py_path.name}.{uuid.uuid4().hex}.stale"
+        aside = self.dir / f".{py_path.name}~{HOST}~{os.getpid()}~{uuid.uuid4().hex}.stale"
         try:
             os.rename(py_path, aside)  # atomic: of two writers clearing it, one moves it
         except FileNotFoundError:
@@ -127,36 +172,14 @@ class FindingStore:
         os.unlink(aside)
         return False
 
-    def _run(self, script):
-        """The reproducer's exit code, or "timeout"."""
-        try:
-            done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=self.timeout,
-                                  cwd=self.dir)
-        except subprocess.TimeoutExpired:
-            return "timeout"
-        return done.returncode
-
-
-def _file_name(signature):
-    # Signatures are kind-op, already safe; a plug-in op name must not reach outside DIR.
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", signature).lstrip(".") or "finding"
-
-
-def publish(path, text):
-    """Write text to path atomically and only if path does not exist yet: under a hidden temporary
-    name, flushed to disk, then linked (which fails when the name exists). path, or None."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(path, text)
-    try:
-        return path if _link(tmp, path) else None
-    finally:
-        tmp.unlink(missing_ok=True)
+def file_name(name):
+    """A name safe as a file name in DIR: nothing in it reaches outside DIR."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "finding"
 
 
 def _write_temp(final, text):
     """text in a new hidden file next to `final`, flushed to disk; its path."""
-    tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    tmp = final.parent / f".{final.name}~{HOST}~{os.getpid()}~{uuid.uuid4().hex}.tmp"  # see sweep
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
@@ -188,36 +211,43 @@ def _sync_dir(path):
         os.close(fd)
 
 
-def _case(finding, program, point, meta, engine, exit_code):
+def _case(finding, program, point, meta, origin, cause, exit_code):
     case = {
-        "signature": finding.signature,
+        "signature": getattr(finding, "signature", ""),
         "kind": finding.kind,
         "op": finding.op,
         "node": finding.node,
         "program": program.to_json(),
         "inputs": [float_json(float(x)) for x in point],
-        "engine": engine,
-        "seed": meta.get("seed"),
-        "strict": meta.get("strict"),
         "engine_value": _maybe_float(finding.engine),
         "torch_value": _maybe_float(finding.torch),
         "message": _message(finding, program),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "reproducer_fails": exit_code == 1,
-        "reproducer_exit": exit_code,
         "source": program.source(),
     }
-    for key, value in meta.items():
-        case.setdefault(key, value)
-    return case
+    return _common(case, meta, origin, cause, exit_code)
 
 
-def _mlp_case(finding, meta, exit_code):
+def _mlp_case(finding, meta, origin, cause, exit_code):
     case = {"signature": finding.signature, "kind": finding.kind, "mlp": finding.spec.to_json(),
             "steps": finding.step, "where": finding.where, "engine_value": finding.engine,
-            "torch_value": finding.torch, "message": finding.message(),
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "reproducer_fails": exit_code == 1, "reproducer_exit": exit_code}
+            "torch_value": finding.torch, "message": finding.message()}
+    return _common(case, meta, origin, cause, exit_code)
+
+
+def _common(case, meta, origin, cause, exit_code):
+    """What every finding's .json holds besides its case: the root cause, the engine and where it
+    was loaded from (so that --replay finds it from anywhere), and the reproducer's exit code."""
+    case.update({
+        "root_cause": cause.to_json() if cause is not None else None,
+        "class": cause.cls if cause is not None else None,
+        "engine": origin.importable,
+        "engine_spec": origin.spec,
+        "engine_root": origin.root,
+        "engine_file": origin.file,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "reproducer_fails": exit_code not in (0, None),
+        "reproducer_exit": exit_code,
+    })
     for key, value in meta.items():
         case.setdefault(key, value)
     return case

@@ -1,21 +1,30 @@
-"""What a fuzz campaign shows: a progress line while it runs (rich on a terminal, a plain line
-every few seconds otherwise, on stderr) and its summary at the end (a table on stdout, and the
-same as a dict for --summary-json).
+"""What a fuzz campaign shows: the engine it loaded and what probing found, a progress line while it
+runs (rich on a terminal, a plain line every few seconds otherwise, on stderr), and its summary at
+the end (on stdout, and the same as a dict for --summary-json).
+
+The summary lists root causes, not symptoms, in the order that matters to a learner: class 1
+(wrong at ordinary inputs), then class 2 (wrong only at edge inputs), then, in a section of its
+own, class 3 (Python float semantics where torch has an IEEE answer). Each with its line of the
+engine's code, how many cases showed it, and its one best reproducer.
 """
 import sys
 import time
 
-from oracle.fuzz.probe import DEFAULT_ENGINE
+from oracle.fuzz.engines import DEFAULT_ENGINE
 from oracle.ops import OPS
 
 PLAIN_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
+CLASSES = {1: "wrong at ordinary inputs", 2: "wrong only at edge inputs (0, inf, nan, overflow, underflow)",
+           3: "Python float semantics where torch has an IEEE answer"}
+SECTIONS = {1: "ordinary", 2: "edge", 3: "python_float"}  # the summary JSON's names for the classes
 
 
 class Progress:
     """A rich live line on a terminal; a plain line every few seconds otherwise; on stderr."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, first="starting workers..."):
         self.workers = max(workers, 1)
+        self.first = first
         self.live = None
         self.last = time.monotonic()
 
@@ -23,8 +32,7 @@ class Progress:
         if sys.stderr.isatty():
             from rich.console import Console
             from rich.live import Live
-            self.live = Live("starting workers...", console=Console(stderr=True), refresh_per_second=4,
-                             transient=True)
+            self.live = Live(self.first, console=Console(stderr=True), refresh_per_second=4, transient=True)
             self.live.__enter__()
         return self
 
@@ -43,13 +51,46 @@ class Progress:
 
 def _progress_line(stats):
     s = max(stats.seconds, 1e-9)
+    causes = list(stats.causes) if stats.causes is not None else []
+    counted = sum(rc.cls < 3 and rc.state != "noise" for rc in causes)
     return (f"{stats.seconds:6.1f} s  {stats.cases:,} cases ({stats.cases / s:,.0f}/s)  "
-            f"{stats.checks:,} op-checks ({stats.checks / s:,.0f}/s)  findings {len(stats.found)}")
+            f"{stats.checks:,} op-checks ({stats.checks / s:,.0f}/s)  root causes {counted}"
+            + (f" (+{len(causes) - counted} class 3)" if len(causes) > counted else ""))
 
 
-def summary(stats, config, skipped, cov):
+def probe_lines(probe, spec, named, strict):
+    """The header lines that say which engine was loaded from where, and what probing found."""
+    o = probe.origin
+    lines = [f"engine {o.describe()}" + (", strict" if strict else "")]
+    if o.ours and named:
+        lines.append("  (to fuzz another package called micrograd, give its file, --engine path/to/engine.py:Value, "
+                     "or its folder, --engine-path DIR)")
+    for change in probe.tamper:
+        lines.append(f"  the engine changed the interpreter when imported: {change} (put back for the oracle's own "
+                     f"use; a finding of kind tamper)")
+    absent = {n: p.reason for n, p in probe.ops.items() if p.status in ("absent", "unprobed")}
+    broken = {n: p for n, p in probe.ops.items() if p.status == "broken"}
+    if absent:
+        lines.append("ops the engine does not define (not generated):")
+        lines += [f"  {n:<8} {reason}" for n, reason in absent.items()]
+    if broken:
+        lines.append("ops the engine defines but that fail outright (each a finding; "
+                     + "hangs, crashes and memory are not generated further):")
+        lines += [f"  {n:<8} {p.kind}: {p.reason}" for n, p in broken.items()]
+    return lines
+
+
+def summary(stats, config, probe, cov):
+    """The campaign's summary as a dict (the --summary-json)."""
     s = max(stats.seconds, 1e-9)
+    causes = list(stats.causes) if stats.causes is not None else []
+    reported = [rc for rc in causes if rc.state != "noise"]
+    counted = [rc for rc in reported if rc.cls < 3 or config.strict]
+    root = probe.origin.root
     return {
+        "findings": len(counted),  # root causes that count: classes 1 and 2 (and 3 when strict)
+        "classes": {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.cls == c] for c in (1, 2, 3)},
+        "cleared_by_reproducer": [_row(rc, root) for rc in causes if rc.state == "noise"],
         "cases": stats.cases,
         "nodes": stats.checks,  # node checks: one per node per input point, value and gradient
         "seconds": round(stats.seconds, 3),
@@ -59,30 +100,55 @@ def summary(stats, config, skipped, cov):
         # per CPU-second of the workers' cases: what one core does, however loaded the machine is
         "op_checks_per_cpu_second": round(stats.checks / max(stats.cpu, 1e-9)),
         "cpu_seconds": round(stats.cpu, 3),
-        "findings": len(stats.found),
-        "findings_by_kind": stats.findings_by_kind(),
-        "finding_files": [{"signature": f.signature, "kind": f.kind, "path": str(f.path) if f.path else None,
-                           "ops": f.size, "case": f.case, "seconds": round(f.seconds, 3), "count": f.count,
-                           "already_saved": f.duplicate} for f in stats.found.values()],
-        "domain_differences": stats.domain,
+        "python_float_points": stats.domain,
         "noise": stats.noise,
         "coverage": cov,
         "kinds": dict(stats.by_kind),
         "points": stats.points,
+        "engine_output": {"printed_characters": stats.printed, "file_descriptor_bytes": stats.dropped},
         "seed": config.seed,
         "shard": f"{config.shard[0]}/{config.shard[1]}",
         "engine": config.engine,
-        "ops": list(config.ops),
-        "skipped_ops": skipped,
+        "engine_file": probe.origin.file,
+        "engine_is_this_projects_micrograd": probe.origin.ours,
+        "ops": [o for o, p in probe.ops.items() if p.status in ("ok", "broken")],
+        "skipped_ops": {o: p.reason for o, p in probe.ops.items() if p.status in ("absent", "unprobed")},
+        "broken_ops": {o: f"{p.kind}: {p.reason}" for o, p in probe.ops.items() if p.status == "broken"},
+        "tamper": probe.tamper,
         "strict": config.strict,
         "kind": config.kind,
         "workers": config.workers,
         "worker_restarts": stats.respawns,
         "stopped": stats.stopped,
+        "out": str(config.out),
     }
 
 
-def _summary_rows(summary, stats):
+def _row(rc, root):
+    c = rc.cause
+    return {"class": c.cls, "cause": c.category, "detail": c.detail, "method": c.method, "file": c.file,
+            "line": c.line, "source": c.source, "where": c.where(root), "summary": c.summary, "symptoms": rc.symptoms,
+            "kinds": dict(rc.kinds), "state": rc.state, "case": rc.case, "seconds": round(rc.seconds, 3),
+            "reproducer": str(rc.reproducer) if rc.reproducer else None, "json": str(rc.path) if rc.path else None,
+            "ops": rc.size, "key": rc.key, "output": rc.output}
+
+
+def _cause_lines(row):
+    c = row
+    lines = [f"  {c['summary']}"]
+    if c["where"]:
+        lines.append(f"    at {c['where']}")
+    state = {"confirmed": "", "taken": " (already saved by an earlier run)",
+             "unconfirmed": " (not confirmed: no time was left to run its reproducer)",
+             "saving": " (not confirmed: no time was left to run its reproducer)"}.get(c["state"], "")
+    size = f", {c['ops']} op{'s' * (c['ops'] != 1)}" if c["ops"] is not None else ""
+    repro = f"reproducer {c['reproducer']}{size}" if c["reproducer"] else "no reproducer saved"
+    lines.append(f"    {c['symptoms']:,} case{'s' * (c['symptoms'] != 1)}; {repro}{state}")
+    return lines
+
+
+def print_summary(summary):
+    """The summary as a learner reads it: what was run, then the root causes by class."""
     cov = summary["coverage"]
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary["kinds"].items()))
     rows = [
@@ -94,45 +160,39 @@ def _summary_rows(summary, stats):
         ("op coverage", f"{cov['ops_seen']}/{cov['ops_enabled']} ops; rarest: "
                         + ", ".join(f"{o} {n:,}" for o, n in cov["rarest"].items())),
         ("op-pair coverage", f"{cov['pairs_seen']}/{cov['pairs_possible']} (parent op, child op) pairs"),
-        ("domain differences", f"{summary['domain_differences']:,} points (the engine raised where torch "
-                               f"gives inf or nan)" + ("" if not summary["strict"] else "; strict: none counted")),
-        ("noise", f"{summary['noise']:,} points flagged by the batch comparison, cleared by the local re-check"),
-        ("findings", f"{summary['findings']}" + (": " + ", ".join(f"{k} {n}" for k, n in
-                                                                  summary["findings_by_kind"].items())
-                                                 if summary["findings"] else "")),
+        ("noise", f"{summary['noise']:,} points flagged by the batch comparison, cleared by the local re-check; "
+                  f"{len(summary['cleared_by_reproducer'])} root cause(s) cleared by their own reproducer"),
     ]
-    for f in stats.found.values():
-        size = f", {f.size} ops" if f.size is not None else ""
-        note = " (already saved)" if f.duplicate else ""
-        rows.append((f"  {f.signature}", f"{f.path}{note}  [case {f.case}, {f.count} case(s){size}]"))
-    # What decides the cases: seed, shard, kind, ops (and the engine, which the ops depend on).
+    out = summary["engine_output"]
+    if out["printed_characters"] or out["file_descriptor_bytes"]:
+        rows.append(("engine output", f"{out['printed_characters']:,} characters printed and "
+                                      f"{out['file_descriptor_bytes']:,} bytes written by the engine, not shown "
+                                      f"(the tail of a finding's case is in its .json)"))
+    classes = summary["classes"]
+    counted = summary["findings"]
+    rows.append(("root causes", f"{counted} that count" + (f" ({len(classes['ordinary'])} class 1, "
+                                                              f"{len(classes['edge'])} class 2)" if counted else "")
+                 + (f"; {len(classes['python_float'])} of class 3" + ("" if summary["strict"] else " (shown apart)")
+                    if classes["python_float"] else "")))
     same = f"--seed {summary['seed']} --shard {summary['shard']}"
     if summary["kind"] != "all":
         same += f" --kind {summary['kind']}"
     if summary["engine"] != DEFAULT_ENGINE:
         same += f" --engine {summary['engine']}"
     if len(summary["ops"]) + len(summary["skipped_ops"]) != len(OPS):  # --ops was given
-        same += f" --ops {','.join(summary['ops'] + summary['skipped_ops'])}"
-    replay = f"{same} --cases {summary['cases']}"
+        same += f" --ops {','.join(summary['ops'] + list(summary['skipped_ops']))}"
     if summary["stopped"] == "interrupted":  # cases still running were dropped: not quite a prefix
         rows.append(("stopped", f"interrupted; the same cases again: python -m oracle fuzz {same}"))
     else:
-        rows.append(("stopped", f"{summary['stopped']}; this run again: python -m oracle fuzz {replay}"))
-    return rows
-
-
-def print_summary(summary, stats):
-    rows = _summary_rows(summary, stats)
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-        table = Table(title="fuzz summary", show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column()
-        for name, value in rows:
-            table.add_row(name, value)
-        Console().print(table)
-    else:
-        width = max(len(name) for name, _ in rows)
-        for name, value in rows:
-            print(f"{name:<{width}}  {value}")
+        rows.append(("stopped", f"{summary['stopped']}; this run again: python -m oracle fuzz {same} "
+                                f"--cases {summary['cases']}"))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    for c, section in ((1, "ordinary"), (2, "edge"), (3, "python_float")):
+        if classes[section]:
+            print(f"\nclass {c}: {CLASSES[c]}" + (" (not counted without --strict)" if c == 3 and not
+                                                  summary["strict"] else ""))
+            for row in classes[section]:
+                for line in _cause_lines(row):
+                    print(line)

@@ -1,81 +1,231 @@
-"""Crash-isolated worker processes: each runs the cases it is sent and sends back their results.
+"""Sandboxed worker processes: each loads the engine, then serves the campaign's requests.
 
-Workers are processes from a forkserver (torch imported once, each worker forked from it in ms), so
-an engine that segfaults, exits or hangs takes down one worker, never the campaign: the campaign
-reads each worker's results, kills a worker whose case outruns its deadline (`Worker.overdue`),
-and starts a new one. Inside a worker, an alarm interrupts a hanging case first, so the finding
-names the input point and node it hung at. A finding with a signature the worker has not seen is
-reduced right there (`shrink.reduce_finding`), where the engine is already loaded.
+Workers are processes from a forkserver (torch imported once, each worker forked from it in ms),
+and each makes itself a sandbox first (`sandbox.enter`: its own process group, a memory limit, its
+output captured), so an engine that segfaults, exits, hangs, forks, floods its output or eats
+memory takes down one worker, never the campaign: the campaign reads each worker's answers, kills
+the process group of a worker that outruns its deadline (`Worker.overdue`), and starts a new one.
+Inside a worker, an alarm interrupts a hanging case first, so the finding names the input point
+and node it hung at.
 
-`work` runs one case, in a worker or, with `--workers 0`, in the campaign's own process.
-`probe_isolated` probes an engine's ops in a process of its own, for the same reason.
+`serve` answers one request, in a worker or, with `--workers 0` (debugging, no sandbox), in the
+campaign's own process:
+  ("probe", op names)   which ops the engine defines, one ("op", ...) answer each
+  ("cases", cases, known root causes)   run cases; a finding with a root cause not known yet (or
+                        known only in a worse class) is reduced right there, where the engine is
+                        loaded, within the campaign's deadline
+  ("replay", program or MLP spec, point, steps)   check one saved case
 """
+import os
 import signal
+import tempfile
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
-from oracle.check import Finding
+from oracle.check import Finding, check_program
+from oracle.fuzz import engines, graph, sandbox, tamper
 from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
+from oracle.fuzz.diagnose import diagnose, fallback
 from oracle.fuzz.forkserver import context
-from oracle.fuzz.shrink import UNREDUCED, reduce_finding
+from oracle.fuzz.probe import POINTS, OpProbe, drivable, probe_op
+from oracle.fuzz.shrink import REDUCE_SECONDS, UNREDUCED, reduce_finding
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
+from oracle.ops import OPS
+
+PROBE_TIMEOUT = 1.0  # seconds an op may take when probed: a scalar op takes microseconds
+READY_TIMEOUT = 120.0  # seconds a new worker may take to import torch and the engine
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs: which engine, and the campaign's rules."""
+    engine: str  # the spec, as the user gave it
+    engine_paths: tuple = ()
+    timeout: float = TIMEOUT  # per case
+    deadline: float | None = None  # time.monotonic() when the campaign ends: reductions stop there too
+    reduce_seconds: float = REDUCE_SECONDS
+    memory_mb: int = 0  # what the engine may allocate beyond the worker's own needs; 0: no limit
 
 
 @dataclass
-class Job:
-    """What a process needs to run cases: the engine, the op set, the rules."""
+class State:
+    """What a serving process holds: the loaded engine and what it has been told."""
+    job: Job
     Engine: object
-    ops: tuple
-    strict: bool
-    timeout: float
-    reduce_seconds: float
-    seen: set = field(default_factory=set)  # signatures already reported: not reduced again
+    origin: object  # engines.Origin
+    ops: tuple = ()
+    known: dict = field(default_factory=dict)  # root cause key -> the best class reduced so far
+    capture: object = None  # the sandbox's Capture of stdout and stderr, if any
 
 
-def work(job, i, cseed, kind, emit):
-    """Run case i and emit ("case", i, CaseResult, reducing); then, for a new signature worth
-    reducing, reduce it and emit ("reduced", i, signature, finding, program, point)."""
+def load(job, capture=None, sandboxed=False):
+    """The State of a process that loads job's engine: ("ready", origin, tamper, methods, undrivable)
+    is what it tells the campaign. Raises EngineSpecError for an engine that does not load."""
+    snap = tamper.snapshot()
+    Engine, origin = engines.load(job.engine, job.engine_paths, sandboxed)
+    changes = tamper.restore(snap)
+    methods = {}  # op -> the Place of the engine's method for it, to name findings the worker cannot
+    for op in OPS.values():
+        place = graph.place_of(getattr(Engine, graph.method_of(op), None))
+        if place is not None:
+            methods[op.name] = place
+    return State(job, Engine, origin, capture=capture), ("ready", origin, changes, methods, drivable(Engine))
+
+
+def serve(state, request, emit, progress=None):
+    """Answer one request (see the module docstring), emitting answers through emit()."""
+    what = request[0]
+    if what == "probe":
+        for n, name in enumerate(request[1]):
+            _started(progress, n, 2)
+            if state.job.deadline is not None and time.monotonic() >= state.job.deadline:
+                emit(("op", OpProbe(name, "unprobed", "no time was left to probe it"), None, None))
+                continue
+            emit(("op", *_probe(state, name)))
+    elif what == "setup":
+        state.ops = request[1]
+    elif what == "cases":
+        _, cases, known = request
+        for key, cls in known.items():
+            state.known[key] = min(cls, state.known.get(key, cls))
+        for i, cseed, kind in cases:
+            _started(progress, i, 1)
+            work(state, i, cseed, kind, emit)
+    elif what == "replay":
+        emit(("replayed", *_replay(state, *request[1:])))
+
+
+def _started(progress, item, what):
+    if progress is not None:
+        progress[0], progress[1], progress[2] = item, time.monotonic(), what  # CLOCK_MONOTONIC: the parent's too
+
+
+def _probe(state, name):
+    """(OpProbe, finding, cause) for one op: finding and cause when the op is broken."""
+    op = OPS[name]
+    limit = probe_limit(state.job)
+    try:
+        with time_limit(limit):
+            probed = probe_op(state.Engine, op)
+    except CaseTimeout:
+        probed = OpProbe(name, "broken", f"no result after {limit:.3g} s", "timeout", POINTS[op.arity][0])
+    _take_output(state)
+    if probed.status != "broken":
+        return probed, None, None
+    program, point = probed.finding_case()
+    finding = None
+    if probed.kind not in UNREDUCED:
+        try:
+            with time_limit(state.job.timeout):
+                report = check_program(program, [point], state.Engine)
+            finding = report.findings[0] if report.findings else None
+        except (Exception, CaseTimeout):
+            finding = None
+    if finding is None:
+        finding = Finding(probed.kind, program.n_inputs, name, point, detail=probed.reason, program=program)
+    return probed, finding, _diagnose(state, finding)
+
+
+def probe_limit(job):
+    """The time one op may take when probed: PROBE_TIMEOUT, the case timeout, and what is left."""
+    left = 1e9 if job.deadline is None else job.deadline - time.monotonic()
+    return max(0.05, min(PROBE_TIMEOUT, job.timeout, left))
+
+
+def _diagnose(state, finding):
+    try:
+        with time_limit(state.job.timeout):
+            return diagnose(finding, state.Engine, state.origin.root, state.origin.ours)
+    except (Exception, CaseTimeout):
+        return fallback(finding, state.origin.root, state.Engine)
+
+
+def _take_output(state):
+    return state.capture.take() if state.capture is not None else (0, "")
+
+
+def work(state, i, cseed, kind, emit):
+    """Run case i and emit ("case", i, CaseResult, reducing); then, for a root cause worth reducing,
+    reduce it and emit ("reduced", i, key, finding, program, point, cause)."""
+    job = state.job
     cpu = time.process_time()
     try:
-        with time_limit(job.timeout):
-            result = run_case(cseed, kind, job.Engine, job.ops, job.strict)
+        with time_limit(_limit(job)):
+            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours)
     except CaseTimeout as e:
-        result = CaseResult(kind, finding=stuck_finding("timeout", e, cseed, kind, job.ops,
-                                                        f"no result after {job.timeout:g} s"))
+        result = CaseResult(kind, finding=stuck_finding("timeout", e, cseed, kind, state.ops,
+                                                        f"no result after {_limit(job):g} s"))
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit from the engine, or a bug of the oracle's: one case, not the campaign
         detail = f"{type(e).__name__}: {e}".strip()
-        result = CaseResult(kind, finding=stuck_finding("crash", e, cseed, kind, job.ops, detail))
+        result = CaseResult(kind, finding=stuck_finding("crash", e, cseed, kind, state.ops, detail))
     result.cpu = time.process_time() - cpu
     f = result.finding
-    reducing = f is not None and f.signature not in job.seen and f.kind not in UNREDUCED
     if f is not None:
-        job.seen.add(f.signature)
+        result.cause = _diagnose(state, f) if f.kind not in ("timeout", "crash") else fallback(
+            f, state.origin.root, state.Engine)
+    result.printed, result.output = _take_output(state)
+    if f is None:
+        result.output = ""
+    key = result.cause.key(state.origin.root) if f is not None else None
+    reducing = f is not None and f.kind not in UNREDUCED and result.cause.cls < state.known.get(key, 4)
+    if reducing:
+        state.known[key] = result.cause.cls
     emit(("case", i, result, reducing))
     if reducing:
-        points = build_case(cseed, kind, job.ops)[1] if isinstance(f, Finding) else ()
-        emit(("reduced", i, f.signature, *reduce_finding(f, job.Engine, job.strict, job.timeout, job.reduce_seconds,
-                                                         points)))
+        points = build_case(cseed, kind, state.ops)[1] if isinstance(f, Finding) else ()
+        reduced = reduce_finding(f, result.cause, state.Engine, state.origin.root, state.origin.ours, job.timeout,
+                                 job.reduce_seconds, points, job.deadline)
+        _take_output(state)
+        emit(("reduced", i, key, *reduced))
 
 
-def _worker_main(conn, progress, engine, ops, strict, timeout, reduce_seconds):
-    """A worker process: load the engine, then run the batches the parent sends until it sends None.
-    Results go back one message per batch (a finding at once); `progress` (shared memory) holds the
-    index and start time of the case running now, for the parent's deadline and, should this
-    process die, to know which case killed it."""
+def _limit(job):
+    """The time a case may take: the case timeout, and never past the campaign's deadline."""
+    if job.deadline is None:
+        return job.timeout
+    return max(0.05, min(job.timeout, job.deadline - time.monotonic() + 1.0))
+
+
+def _replay(state, case, point, steps):
+    """("fails", finding, cause), ("fixed", None, None) or ("timeout", None, None) for a saved case
+    run again."""
+    from oracle.mlp import check_mlp
+    from oracle.program import Program
+    try:
+        with time_limit(state.job.timeout):
+            if isinstance(case, Program):
+                report = check_program(case, [point], state.Engine)
+            else:
+                report = check_mlp(case, state.Engine, steps=steps, through_nn=state.origin.ours)
+    except CaseTimeout:
+        return "timeout", None, None
+    if not report.findings:
+        return "fixed", None, None
+    f = report.findings[0]
+    return "fails", f, _diagnose(state, f)
+
+
+def _worker_main(conn, progress, job, output_path):
+    """A worker process: make itself a sandbox, load the engine, then serve the requests the parent
+    sends until it sends None. Answers go back one message per batch (a finding at once);
+    `progress` (shared memory) holds what it works on now and since when, for the parent's
+    deadline and, should this process die, to know which case killed it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
+        capture = sandbox.enter(job.memory_mb, output_path)
         import torch
         torch.set_num_threads(1)  # one core per worker: intra-op threads only contend at this size
-        from oracle.fuzz.probe import load_engine
-        job = Job(load_engine(engine), ops, strict, timeout, reduce_seconds)
-    except BaseException as e:
-        conn.send(("error", f"{type(e).__name__}: {e}"))
+        state, ready = load(job, capture, sandboxed=True)
+    except engines.EngineSpecError as e:
+        _send(conn, ("error", str(e)))
         return
-    conn.send(("ready",))
-    done = []  # results without a finding, sent together at the end of the batch
+    except BaseException as e:
+        _send(conn, ("error", f"{type(e).__name__}: {e}"))
+        return
+    conn.send(ready)
+    done = []  # answers without a finding, sent together at the end of the batch
 
     def emit(msg):
         if msg[0] == "case" and msg[2].finding is None:
@@ -94,66 +244,79 @@ def _worker_main(conn, progress, engine, ops, strict, timeout, reduce_seconds):
             msg = conn.recv()
             if msg is None:
                 return
-            cases, known = msg
-            job.seen |= known
-            for i, cseed, kind in cases:
-                progress[0], progress[1] = i, time.monotonic()  # CLOCK_MONOTONIC: the parent's clock too
-                work(job, i, cseed, kind, emit)
+            serve(state, msg, emit, progress)
             flush()
+            _started(progress, -1, 0)
     except (EOFError, BrokenPipeError):
         return  # the parent is gone
     except BaseException as e:  # out of work's reach (the reducer, say): the parent makes it a crash finding
-        try:
-            conn.send(("died", f"{type(e).__name__}: {e}"))
-        except OSError:
-            pass
+        _send(conn, ("died", f"{type(e).__name__}: {e}"))
+
+
+def _send(conn, msg):
+    try:
+        conn.send(msg)
+    except OSError:
+        pass
 
 
 class Worker:
-    """A worker process and what the parent knows of it. `cfg` is the campaign's Config."""
+    """A worker process and what the parent knows of it."""
 
-    def __init__(self, cfg):
+    def __init__(self, job, folder, n):
         ctx = context()
-        self.cfg = cfg
+        self.job = job
+        self.output = sandbox.OutputFile(folder, f"worker-{n}.out")
         self.conn, child = ctx.Pipe()
-        self.progress = ctx.RawArray("d", [-1.0, 0.0])  # the case it runs now, and since when
+        self.progress = ctx.RawArray("d", [-1.0, 0.0, 0.0])  # the item it works on now, since when, what (1 case, 2 op)
         self.proc = ctx.Process(target=_worker_main, daemon=True, name="oracle-worker",
-                                args=(child, self.progress, cfg.engine, tuple(cfg.ops), cfg.strict, cfg.timeout,
-                                      cfg.reduce_seconds))
+                                args=(child, self.progress, job, self.output.path))
         self.proc.start()
         child.close()
+        self.started = time.monotonic()
         self.ready = False
-        self.outstanding = deque()  # (i, case seed, kind) sent and not answered, in order
+        self.origin = None
+        self.outstanding = []  # (i, case seed, kind) sent and not answered, in order
         self.reducing = None  # the case whose finding it is reducing
         self.since = time.monotonic()  # when it last made progress
-        self.known = set()  # signatures it has been told of, so it does not reduce them again
+        self.known = {}  # root causes it has been told of
         self.last_words = ""  # what it said before it died, if anything
 
-    def send(self, cases, signatures):
+    def send(self, msg):
+        try:
+            self.conn.send(msg)
+            return True
+        except OSError:
+            return False  # it died meanwhile: the loop sees its sentinel
+
+    def send_cases(self, cases, known):
         if not self.outstanding:
             self.since = time.monotonic()  # an idle worker's clock starts with its work
         self.outstanding.extend(cases)
-        new = set(signatures) - self.known
-        self.known |= new
-        try:
-            self.conn.send((cases, new))
-        except OSError:
-            pass  # it died meanwhile: the loop sees its sentinel and hands these cases on
+        new = {k: c for k, c in known.items() if self.known.get(k, 4) > c}
+        self.known.update(new)
+        self.send(("cases", cases, new))
 
     def limit(self):
-        # The alarm inside the worker fires at `timeout`; the parent kills only a worker that does
-        # not answer even then (a hang in C code, signals blocked).
-        grace = 1.0 + self.cfg.timeout / 2
+        """Seconds it may go without an answer: the alarm inside the worker fires at `timeout`; the
+        parent kills only a worker that does not answer even then (a hang in C code, signals blocked)."""
+        job = self.job
+        grace = 1.0 + job.timeout / 2
+        if not self.ready:
+            return READY_TIMEOUT
         if self.reducing is not None:
-            return self.cfg.reduce_seconds + self.cfg.timeout + grace
-        return self.cfg.timeout + grace if self.ready else 120.0
+            return job.reduce_seconds + job.timeout + grace
+        if self.progress[2] == 2:
+            return probe_limit(job) + 1.0
+        return job.timeout + grace
 
-    def overdue(self):
-        if not (self.outstanding or self.reducing is not None or not self.ready):
-            return False  # idle
-        # Since its last message, or since the case it runs now started (results come per batch).
-        since = self.since if self.reducing is not None else max(self.since, self.progress[1])
-        return time.monotonic() - since > self.limit()
+    def overdue(self, now=None):
+        now = time.monotonic() if now is None else now
+        busy = self.outstanding or self.reducing is not None or not self.ready or self.progress[2]
+        if not busy:
+            return False
+        since = self.since if self.reducing is not None or not self.ready else max(self.since, self.progress[1])
+        return now - since > self.limit()
 
     def death(self):
         code = self.proc.exitcode
@@ -167,60 +330,53 @@ class Worker:
         return f"the worker process exited with status {code}"
 
     def kill(self):
+        """SIGKILL the worker's whole process group: it and whatever the engine forked."""
+        sandbox.kill_group(self.proc.pid)
         self.proc.kill()
         self.proc.join(5)
 
     def stop(self):
-        """Let an idle worker exit; kill a busy or dead-locked one."""
+        """Let an idle worker exit, kill a busy or dead-locked one; either way nothing it forked
+        outlives it."""
         if self.proc.is_alive() and not self.outstanding and self.reducing is None:
-            try:
-                self.conn.send(None)
+            if self.send(None):
                 self.proc.join(1.0)
-            except OSError:
-                pass
-        if self.proc.is_alive():
-            self.kill()
+        self.kill()
         self.conn.close()
 
 
-# --- probing the engine, in a process of its own ---
-
-def _probe_main(conn, engine):
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def one_shot(job, request, timeout, here=False):
+    """(ready message, answer) of a request served by a worker of its own, sandboxed, killed after:
+    for a replay. here: in this process instead (no sandbox). The answer is None when the worker
+    does not answer within `timeout`; EngineSpecError when the engine does not load."""
+    if here:
+        state, ready = load(job)
+        answers = []
+        serve(state, request, answers.append)
+        return ready, answers[-1] if answers else None
+    folder = tempfile.mkdtemp(prefix="oracle-replay-")
+    w = Worker(job, folder, 0)
     try:
-        from oracle.fuzz.probe import load_engine, supported_ops
-        conn.send(("started",))
-        conn.send(("ops", supported_ops(load_engine(engine))))
-    except BaseException as e:  # a probe that fails is "not known": no traceback on the user's terminal
-        try:
-            conn.send(("error", f"{type(e).__name__}: {e}"))
-        except OSError:
-            pass
-
-
-def probe_isolated(engine, timeout=TIMEOUT):
-    """probe.supported_ops for the engine named `engine`, run in a worker process: an engine that
-    hangs or crashes while being probed takes down that process only. None when the probe did not
-    finish (then the caller cannot tell which ops exist, and the fuzzer finds the hang or crash)."""
-    ctx = context()
-    conn, child = ctx.Pipe()
-    proc = ctx.Process(target=_probe_main, args=(child, engine), daemon=True, name="oracle-probe")
-    proc.start()
-    child.close()
-    try:
-        # The probe runs each op once, forward and backward: give it the time of a couple of cases.
-        msg = None
-        for wait in (120.0, 2 * timeout):  # first the forkserver's start (it imports torch), then the probe
-            if not conn.poll(wait):
-                return None
-            msg = conn.recv()
-            if msg[0] != "started":
-                break
-        return msg[1] if msg[0] == "ops" else None
+        end = time.monotonic() + READY_TIMEOUT + timeout
+        ready = None
+        while time.monotonic() < end:
+            if not w.conn.poll(0.05):
+                if not w.proc.is_alive():
+                    raise engines.EngineSpecError(f"the worker process stopped: {w.death()}")
+                continue
+            msg = w.conn.recv()
+            if msg[0] == "error":
+                raise engines.EngineSpecError(msg[1])
+            if msg[0] == "ready":
+                ready = msg
+                w.send(request)
+                end = time.monotonic() + timeout
+            elif ready is not None and msg[0] != "op":
+                return ready, msg
+        return ready, None
     except (EOFError, OSError):
-        return None
+        return ready, None
     finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        conn.close()
+        w.stop()
+        w.output.remove()
+        os.rmdir(folder)

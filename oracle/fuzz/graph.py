@@ -1,0 +1,202 @@
+"""An engine's own graph, read the way micrograd 0.1.0 and the lecture lay it out: `_prev` (the
+children), `_op` (what made the node: '+', '*', '**2', 'tanh', ...) and `_backward` (its rule,
+called with no arguments). Engines that lack any of these are read as far as they go.
+
+`nodes(out)` walks the graph by identity (`id`), never by the engine's own `__eq__`/`__hash__`;
+`semantics(node)` maps a node's `_op` to the op table's row (so torch can recompute it); and
+`where` finds the learner's own source: the file, line and text of a method or rule, and whether
+a frame belongs to the engine at all.
+"""
+import inspect
+import linecache
+import os
+import pathlib
+import re
+import sysconfig
+from dataclasses import dataclass
+
+from oracle.ops import OPS
+
+ORACLE = str(pathlib.Path(__file__).resolve().parents[1])  # the oracle package: never the engine's code
+_LIBRARY = tuple(str(pathlib.Path(p).resolve()) for p in {sysconfig.get_path(k) for k in ("stdlib", "purelib",
+                                                                                             "platlib")} if p)
+MUTANT_FILE = "<micrograd/engine.py"  # the pseudo-file of oracle.fuzz.mutants' engines
+
+# `_op` -> (op-table op, number of operands). Names a learner might write are accepted too.
+_NAMED = {"+": "add", "add": "add", "*": "mul", "mul": "mul", "/": "div", "div": "div", "relu": "relu",
+          "tanh": "tanh", "exp": "exp", "log": "log", "sigmoid": "sigmoid", "abs": "abs", "neg": "neg"}
+_POWER = re.compile(r"\*\*\s*\(?([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)\)?", re.IGNORECASE)
+
+
+def children(v):
+    """A node's children as a tuple (set-valued `_prev` sorted by id, so that a walk is the same
+    however the set iterates); () when it has none or no `_prev`."""
+    try:
+        prev = v._prev
+    except Exception:  # no _prev, or a property that fails
+        return ()
+    if isinstance(prev, set | frozenset):
+        return tuple(sorted(prev, key=id))
+    try:
+        return tuple(prev)
+    except TypeError:
+        return ()
+
+
+def has_graph(v):
+    """Whether the engine exposes its graph: `_prev` on its nodes."""
+    return hasattr(v, "_prev")
+
+
+def nodes(*outs):
+    """Every node the `outs` depend on, children before parents, by identity (an explicit stack)."""
+    order, state, stack = [], {}, list(reversed(outs))
+    while stack:
+        v = stack[-1]
+        s = state.get(id(v))
+        if s is None:
+            state[id(v)] = False
+            stack.extend(c for c in reversed(children(v)) if id(c) not in state)
+        else:
+            stack.pop()
+            if not s:
+                state[id(v)] = True
+                order.append(v)
+    return order
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """What an engine node computes, in the op table's terms."""
+    op: object  # an ops.Op
+    c: object  # its constant (an exponent), or None
+    operands: tuple  # the children in operand order (a child used twice appears twice)
+    ordered: bool  # False when the children came from a set (then a binary op may have them either way)
+
+
+def semantics(v):
+    """The Semantics of node v from its `_op` and `_prev`, or None when the oracle cannot tell what
+    it computes (an unknown `_op`, an unexpected number of children, a leaf)."""
+    kids = children(v)
+    if not kids:
+        return None
+    try:
+        tag = str(v._op).strip()
+    except Exception:
+        return None
+    ordered = not isinstance(getattr(v, "_prev", ()), set | frozenset)
+    power = _POWER.fullmatch(tag)
+    if power and len(kids) == 1:
+        c = float(power[1])
+        return Semantics(OPS["pow_float"], int(c) if c.is_integer() else c, kids, True)
+    if tag == "**":  # x ** y; with one child it may be c ** x as well as x ** x: not known
+        return Semantics(OPS["pow"], None, kids, ordered) if len(kids) == 2 else None
+    if tag == "-":
+        return Semantics(OPS["sub"], None, kids * (3 - len(kids)), ordered) if len(kids) == 2 else Semantics(
+            OPS["neg"], None, kids, True)
+    name = _NAMED.get(tag.lower())
+    if name is None:
+        return None
+    op = OPS[name]
+    if op.arity == 2 and len(kids) == 1:  # x + x, x * x with children in a set: one child, used twice
+        kids = kids * 2
+    if len(kids) != op.arity:
+        return None
+    return Semantics(op, None, kids, ordered)
+
+
+# --- the learner's own code ---
+
+@dataclass(frozen=True)
+class Place:
+    """A place in the engine's source: a line, and the function that holds it (its name and the
+    line of its `def`, which is what the symptoms of one bug share)."""
+    file: str
+    line: int
+    function: str
+    first: int = 0  # the line of the function's def (0: not known)
+
+    @staticmethod
+    def of_frame(code, line):
+        return Place(code.co_filename, line, function_name(code), code.co_firstlineno)
+
+    @property
+    def text(self):
+        return linecache.getline(self.file, self.line).strip() if self.line else ""
+
+    def show(self, root=""):
+        return f"{short(self.file, root)}:{self.line}" + (f"  {self.text}" if self.text else "")
+
+
+def short(file, root=""):
+    """A file as the learner names it: relative to the folder the engine was imported from."""
+    return os.path.relpath(file, root) if root and file.startswith(root.rstrip(os.sep) + os.sep) else file
+
+
+def function_name(code):
+    """A function's name as a learner knows it: a closure is named after the method that defines
+    it (the `_backward` that `__mul__` defines is `__mul__`'s), where Python says so (3.11+)."""
+    qualname = getattr(code, "co_qualname", code.co_name)
+    if ".<locals>." in qualname:
+        return qualname.split(".<locals>.")[0].rsplit(".", 1)[-1]
+    return code.co_name
+
+
+def is_engine_file(filename, root=""):
+    """Whether code from `filename` is the engine's (the learner's), not the oracle's, Python's or a
+    library's. `root` is the sys.path entry the engine was imported from."""
+    if filename.startswith("<"):
+        return filename.startswith(MUTANT_FILE)
+    path = str(pathlib.Path(filename).resolve())
+    if path.startswith(ORACLE + os.sep) or path.startswith(_LIBRARY):
+        return False
+    return not root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def place_of(fn):
+    """The Place where a function (or a method, or a closure) is defined, or None."""
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    return Place(code.co_filename, code.co_firstlineno, function_name(code), code.co_firstlineno)
+
+
+def innermost(tb, root=""):
+    """The innermost engine frame of a traceback as a Place, or None."""
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if is_engine_file(code.co_filename, root):
+            found = Place.of_frame(code, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def most_repeated(tb, root=""):
+    """The engine frame that a traceback repeats most (for a RecursionError: the recursive call)."""
+    counts = {}
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if is_engine_file(code.co_filename, root):
+            key = Place.of_frame(code, tb.tb_lineno)
+            counts[key] = counts.get(key, 0) + 1
+        tb = tb.tb_next
+    return max(counts, key=counts.get) if counts else None
+
+
+_DUNDERS = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow"}
+
+
+def method_of(op):
+    """The engine method that an op-table op calls, read off its template: `{0}.tanh()` calls
+    tanh, `{c} - {0}` calls __rsub__, `abs({0})` calls __abs__."""
+    t = op.template
+    if t.startswith("{0}."):
+        return t[4:].split("(")[0]
+    if t.startswith("abs("):
+        return "__abs__"
+    if t == "-{0}":
+        return "__neg__"
+    symbol = t.split()[1]
+    return f"__{'r' if t.startswith('{c}') else ''}{_DUNDERS[symbol]}__"
