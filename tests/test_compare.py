@@ -4,6 +4,7 @@ printed PyTorch code runs and gives the table's numbers."""
 import contextlib
 import io
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import oracle  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
 from micrograd.viz import HIGHLIGHT_COLOR  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
@@ -53,9 +55,14 @@ c = c ** 0.5
 """
 
 
-def run_cli(stdin, *args):
-    return subprocess.run([sys.executable, "-m", "oracle", "compare", *args], input=stdin, cwd=ROOT,
-                          capture_output=True, timeout=120)
+# A child process imports oracle from where this suite does (the checkout, or the installed wheel
+# when the suite runs from an unpacked sdist), never from its working directory.
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(Path(oracle.__file__).resolve().parents[1])}
+
+
+def run_cli(stdin, *args, command=(sys.executable, "-m", "oracle"), env=None):
+    return subprocess.run([*command, "compare", *args], input=stdin, cwd=ROOT.parent,
+                          capture_output=True, timeout=120, env=env or CHILD_ENV)
 
 
 def table(text):
@@ -331,6 +338,40 @@ def test_bad_graph_suffix_exits_2(capsys):
 def test_missing_file_exits_2(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope.py")]) == 2
     assert capsys.readouterr().err.startswith("compare: cannot read ")
+
+
+def test_closed_stdin_exits_2_with_one_line():
+    r = subprocess.run(["sh", "-c", 'exec "$0" -m oracle compare - <&-', sys.executable], cwd=ROOT.parent,
+                       capture_output=True, text=True, timeout=120, env=CHILD_ENV)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "compare: cannot read stdin: it is closed; give FILE, or pipe the program in\n"
+
+
+# `python -m oracle`, but with the graphviz Python package unimportable
+WITHOUT_GRAPHVIZ = (sys.executable, "-c", "import sys; sys.modules['graphviz'] = None; "
+                                          "from oracle.__main__ import main; sys.exit(main(sys.argv[1:]))")
+PACKAGE = "the graphviz Python package"
+DOT = "Graphviz's dot program"
+PIP, APT = "pip install 'micrograd[viz]'", "apt-get install graphviz (or your OS's Graphviz package)"
+
+
+@pytest.mark.parametrize("package, dot, says", [
+    (False, True, f"needs {PACKAGE}, which is not installed: {PIP}"),
+    (True, False, f"needs {DOT}, which is not installed: {APT}"),
+    (False, False, f"needs {PACKAGE} and {DOT}, which are not installed: {PIP} and {APT}"),
+], ids=["no package", "no dot", "neither"])
+def test_graph_without_what_it_needs_exits_2_before_any_work(tmp_path, package, dot, says):
+    if package:
+        pytest.importorskip("graphviz")
+    if dot and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz)")
+    env = CHILD_ENV if dot else {**CHILD_ENV, "PATH": str(tmp_path)}  # an empty PATH: no dot on it
+    out = tmp_path / "g.svg"
+    r = run_cli(README.encode(), "-", "--graph", str(out), env=env,
+                **({} if package else {"command": WITHOUT_GRAPHVIZ}))
+    assert (r.returncode, r.stdout) == (2, b""), r.stderr  # no table printed before the error
+    assert r.stderr.decode() == f"compare: --graph {says}\n"
+    assert not out.exists()
 
 
 # --- the graph ---

@@ -16,10 +16,9 @@ close are marked), then the same program as standalone PyTorch code. Exit 0 when
 1 when one does not, 2 on bad input.
 """
 import argparse
-import shutil
 import sys
 
-from oracle.teach.graph import graph_format, render_graph
+from oracle.teach.graph import check_graph, render_graph
 from oracle.teach.parse import parse
 from oracle.teach.source import CompareError, read_source
 from oracle.teach.table import report, run
@@ -40,7 +39,7 @@ def configure(parser):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("file", metavar="FILE", help="the micrograd program; - reads stdin")
     parser.add_argument("--graph", metavar="OUT", help="also draw the micrograd graph with torch's gradients to "
-                                                       "OUT.svg or OUT.png (needs Graphviz's dot)")
+                                                       "OUT.svg or OUT.png (needs the viz extra and Graphviz's dot)")
     parser.add_argument("--all", action="store_true", help="a row for every node, not just the variables")
     parser.add_argument("--no-color", action="store_true",
                         help="no colours on a terminal (NO_COLOR in the environment works too)")
@@ -50,9 +49,8 @@ def compare(text, Engine=None, out=None, rich_console=None, show_all=False, grap
     """Parse, run both engines, print the report (and draw the graph); return the exit status.
     CompareError for bad input. Engine replaces micrograd's Value, e.g. to test the tool itself."""
     out = out if out is not None else sys.stdout
-    fmt = graph_format(graph) if graph else None
-    if fmt and shutil.which("dot") is None:
-        raise CompareError("--graph needs Graphviz's dot program, which is not installed (apt-get install graphviz)")
+    if graph:
+        check_graph(graph)
     parsed = parse(text)
     cmp = run(parsed, Engine)
     report(parsed, cmp, out, rich_console, show_all)
@@ -74,7 +72,7 @@ def main(args):
             pass
     try:
         if args.graph:
-            graph_format(args.graph)  # refuse a bad --graph before the work, not after
+            check_graph(args.graph)  # refuse a --graph that cannot be drawn before the work, not after
         text = read_source(args.file)
         return compare(text, out=sys.stdout, rich_console=console, show_all=args.all, graph=args.graph)
     except CompareError as e:
