@@ -6,6 +6,7 @@ import io
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,24 +18,21 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import oracle  # noqa: E402
+import oracle.teach.examples  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
 from micrograd.viz import HIGHLIGHT_COLOR  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
-from oracle.teach.compare import compare  # noqa: E402
+from oracle.teach.compare import EXAMPLE, compare  # noqa: E402
+from oracle.teach.examples import EXAMPLES  # noqa: E402
 from oracle.teach.parse import MAX_NODES, parse  # noqa: E402
 from oracle.teach.source import MAX_BYTES, CompareError  # noqa: E402
 from oracle.teach.table import report, run  # noqa: E402
 from oracle.teach.torch_code import torch_source  # noqa: E402
-from tests.graphs import NEURON as NEURON_FILE  # noqa: E402
-from tests.graphs import README_EXAMPLE  # noqa: E402
+from tests.graphs import NEURON, README  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot program is not installed (apt-get install graphviz)")
-
-README = README_EXAMPLE.read_text()
-NEURON = NEURON_FILE.read_text()
 
 # Rebinding, aliases, a name torch's code needs, a leaf inside an expression, values that do not
 # feed the output, every method and every place a constant can stand.
@@ -119,6 +117,44 @@ def test_file_argument_reads_the_file(tmp_path, capsys):
     assert table(capsys.readouterr().out)["g"][0] == pytest.approx(24.70408163265306)
 
 
+def test_example_readme_exits_0_with_the_readme_numbers(capsys):
+    assert main(["compare", "--example", "readme"]) == 0
+    out = capsys.readouterr().out
+    assert table(out)["g"][0] == pytest.approx(24.70408163265306) and "All 27 nodes agree" in out
+
+
+def test_list_examples_lists_every_shipped_example(capsys):
+    assert main(["compare", "--list-examples"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == list(EXAMPLES)
+    shipped = sorted(p.stem for p in Path(oracle.teach.examples.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert shipped == sorted(EXAMPLES)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--example", "nope"], "argument --example: invalid choice: 'nope' (choose from 'neuron', 'readme')"),
+    (["--example", "neuron", "prog.py"], "argument FILE: not allowed with argument --example"),
+    (["--list-examples", "-"], "argument FILE: not allowed with argument --list-examples"),
+    ([], "one of the arguments FILE --example --list-examples is required"),
+])
+def test_example_usage_errors_exit_2_with_one_line(capsys, argv, says):
+    with pytest.raises(SystemExit) as e:
+        main(["compare", *argv])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"python -m oracle compare: error: {says}\n"
+
+
+@needs_dot
+def test_every_help_example_works_in_an_empty_directory(tmp_path):
+    pytest.importorskip("graphviz")
+    lines = [line.split("$ ", 1)[1].split("  #")[0] for line in EXAMPLE.splitlines() if line.strip().startswith("$ ")]
+    assert len(lines) == 3
+    for line in lines:
+        r = subprocess.run(line.replace("python -m oracle", f"{shlex.quote(sys.executable)} -m oracle"), shell=True,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120, env=CHILD_ENV)
+        assert r.returncode == 0 and r.stderr == "", (line, r.stderr)
+    ET.fromstring((tmp_path / "readme.svg").read_text())
+
+
 def test_lecture_neuron_agrees_with_its_numbers():
     out = io.StringIO()
     assert compare(NEURON, out=out) == 0
@@ -178,7 +214,7 @@ def test_on_a_terminal_the_table_is_rich_and_the_code_stays_pasteable():
         text = buf.getvalue()
         assert "┃" in text and "variable" in text
         if width == 140:
-            assert re.search(r"│ g +│ +14 │ +24\.70408163 │ +24\.70408163 │", text)  # line 14 of docs/readme_example.py
+            assert re.search(r"│ g +│ +14 │ +24\.70408163 │ +24\.70408163 │", text)  # line 14 of the readme example
         code = text[text.index("# The program in PyTorch"):]
         assert run_printed_code(code)["g"] == (24.70408163265306, 1.0)  # even 60 columns wrapped no line
 

@@ -63,7 +63,7 @@ def test_missing_extra_names_what_is_missing(monkeypatch):
 
 HELP = [[], ["fuzz"], ["selftest"], ["compare"], ["train-compare"]]
 RUN = {  # argv -> the extra its one line must name
-    ("compare", "-"): "oracle",
+    ("compare", "--example", "readme"): "oracle",
     ("fuzz", "--seconds", "1"): "oracle",
     ("selftest",): "oracle",
     ("train-compare",): "train",
