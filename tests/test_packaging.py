@@ -2,6 +2,7 @@
 micrograd and oracle from the installed wheel, never the sdist's own copy of the sources; and the
 sdist holds what the suite needs."""
 import importlib.metadata
+import sys
 from email.parser import HeaderParser
 from pathlib import Path
 
@@ -20,6 +21,10 @@ def test_from_an_sdist_the_packages_are_the_installed_wheels():
     for package in (micrograd, oracle):
         where = Path(package.__file__).resolve()
         assert ROOT not in where.parents, f"{package.__name__} imported from the sdist's sources, {where}"
+    # and a child started from this process (the fuzzer's forkserver takes its sys.path) finds them first too
+    entries = [Path(p or ".").resolve() for p in sys.path]
+    site = entries.index(Path(micrograd.__file__).resolve().parents[1])
+    assert all(i > site for i, p in enumerate(entries) if p == ROOT), sys.path
     version = HeaderParser().parsestr(PKG_INFO.read_text(encoding="utf-8"))["Version"]
     assert importlib.metadata.version("micrograd") == version == micrograd.__version__
 
