@@ -1,6 +1,6 @@
 """What is shipped is what is tested: run from an unpacked sdist (tox -e full), the suite imports
-micrograd and oracle from the installed wheel, never the sdist's own copy of the sources; and the
-sdist holds what the suite needs."""
+micrograd and oracle from the installed wheel, never the sdist's own copy of the sources; the sdist
+holds what the suite needs; and CI runs the README's test command."""
 import importlib.metadata
 import sys
 from email.parser import HeaderParser
@@ -31,8 +31,15 @@ def test_from_an_sdist_the_packages_are_the_installed_wheels():
 
 @from_sdist
 def test_the_sdist_holds_the_license_and_what_the_suite_needs():
-    for name in ("LICENSE", "tox.ini", "constraints.txt", "tests/data/diverging_linear_mlp.json", "scripts/demo.py",
-                 "docs/neuron.svg"):
+    for name in ("LICENSE", "tox.ini", "constraints.txt", ".ci/run", "tests/data/diverging_linear_mlp.json",
+                 "scripts/demo.py", "docs/neuron.svg"):
         assert (ROOT / name).is_file(), name
     license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "Copyright (c) 2020 Andrej Karpathy" in license_text and "the micrograd-oracle authors" in license_text
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    command = readme[readme.index("# the test suite (what CI runs, through .ci/run)") + 1]
+    assert command.startswith("python3 -m pip install -q tox && python3 -m tox ")
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
