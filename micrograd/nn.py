@@ -1,13 +1,23 @@
 """Neurons, layers and multi-layer perceptrons built from `Value`s; a drop-in for micrograd 0.1.0's nn.
 
-Seeded runs reproduce 0.1.0: the weights are drawn in the same order with `uniform(-1, 1)` and
-every bias starts at 0. Pass `rng=random.Random(seed)` to draw from a private generator
-instead of the global one.
+Two networks share the name MLP, and the defaults are 0.1.0's:
+
+    MLP(2, [16, 16, 1])                                            # micrograd 0.1.0's, the demo's
+    MLP(3, [4, 4, 1], act='tanh', bias='uniform', last='tanh')     # the lecture's
+
+0.1.0's (act='relu', bias='zero', last='linear'): every bias starts at 0, relu in the hidden layers,
+the last layer linear. Seeded runs reproduce 0.1.0: the weights are drawn in the same order with
+`uniform(-1, 1)`. The lecture's Neuron draws its bias with `uniform(-1, 1)` too, after its weights,
+and applies tanh in every layer, the last included; with the lecture's seed, this spelling draws
+the same numbers and computes the same bits. Pass `rng=random.Random(seed)` to draw from a private
+generator instead of the global one.
 """
 import numbers
 import random
 
 from micrograd.engine import Value
+
+BIASES = ('zero', 'uniform')  # 0.1.0's Value(0); the lecture's Value(uniform(-1, 1)), drawn after the weights
 
 ACTIVATIONS = {  # name -> (function, the repr prefix 0.1.0 uses for relu and linear)
     'relu': (Value.relu, 'ReLU'),
@@ -29,12 +39,14 @@ class Module:
 
 class Neuron(Module):
 
-    def __init__(self, nin, nonlin=True, act='relu', rng=None):
+    def __init__(self, nin, nonlin=True, act='relu', rng=None, bias='zero'):
         if act not in ACTIVATIONS:
             raise ValueError(f"Neuron: unknown activation {act!r}; choose one of {', '.join(ACTIVATIONS)}")
+        if bias not in BIASES:
+            raise ValueError(f"Neuron: unknown bias {bias!r}; choose one of {', '.join(BIASES)}")
         uniform = (rng or random).uniform
         self.w = [Value(uniform(-1, 1)) for _ in range(nin)]
-        self.b = Value(0)
+        self.b = Value(uniform(-1, 1) if bias == 'uniform' else 0)
         self.nonlin = nonlin
         self.act = act if nonlin else 'linear'
 
@@ -70,9 +82,11 @@ class Layer(Module):
 
 class MLP(Module):
 
-    def __init__(self, nin, nouts, act='relu', rng=None):
+    def __init__(self, nin, nouts, act='relu', rng=None, bias='zero', last='linear'):
         sz = [nin] + list(nouts)
-        self.layers = [Layer(sz[i], sz[i+1], nonlin=i != len(nouts)-1, act=act, rng=rng) for i in range(len(nouts))]
+        hidden = len(nouts) - 1  # the layers before the last
+        self.layers = [Layer(sz[i], sz[i+1], nonlin=i < hidden or last != 'linear', act=act if i < hidden else last,
+                             rng=rng, bias=bias) for i in range(len(nouts))]
 
     def __call__(self, x):
         for layer in self.layers:

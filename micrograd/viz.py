@@ -78,7 +78,7 @@ def draw_dot(root, format='svg', rankdir='LR', *, extra=None, highlight=()):
     try:
         from graphviz import Digraph
     except ImportError:
-        raise ImportError("draw_dot needs the graphviz Python package (pip install graphviz), "
+        raise ImportError("draw_dot needs the graphviz Python package (pip install 'micrograd[viz]'), "
                           "and Graphviz's dot program to render (apt-get install graphviz)") from None
     try:
         dot = Digraph(format=format, graph_attr={'rankdir': rankdir})

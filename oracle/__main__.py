@@ -5,18 +5,22 @@
   compare        run a micrograd program in micrograd and PyTorch side by side
   train-compare  train an MLP in micrograd and PyTorch from the same weights
 
-Each command's module has `configure(parser)` and `main(args) -> exit code`.
+Each command's module has `configure(parser)` and `main(args) -> exit code`, and each command needs
+one extra of pyproject.toml: without it, `--help` still works, and running it says in one line what
+to install (exit code 2).
 """
 import importlib
 import sys
 
-from oracle.cli import Parser
+from oracle.cli import Parser, missing_extra
 
-COMMANDS = {  # command -> (module, one-line help)
-    "fuzz": ("oracle.fuzz.command", "run a fuzz campaign against an engine (default: micrograd)"),
-    "selftest": ("oracle.fuzz.selftest", "plant mutants in copies of micrograd and check the fuzzer finds each"),
-    "compare": ("oracle.teach.compare", "run a micrograd program in micrograd and PyTorch side by side"),
-    "train-compare": ("oracle.teach.train_compare", "train an MLP in micrograd and PyTorch from the same weights"),
+COMMANDS = {  # command -> (module, the extra it needs, one-line help)
+    "fuzz": ("oracle.fuzz.command", "oracle", "run a fuzz campaign against an engine (default: micrograd)"),
+    "selftest": ("oracle.fuzz.selftest", "oracle",
+                 "plant mutants in copies of micrograd and check the fuzzer finds each"),
+    "compare": ("oracle.teach.compare", "oracle", "run a micrograd program in micrograd and PyTorch side by side"),
+    "train-compare": ("oracle.teach.train_compare", "train",
+                      "train an MLP in micrograd and PyTorch from the same weights"),
 }
 
 
@@ -24,7 +28,7 @@ def main(argv=None):
     parser = Parser(prog="python -m oracle", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
-    for name, (modname, help_) in COMMANDS.items():
+    for name, (modname, _, help_) in COMMANDS.items():
         try:
             modules[name] = importlib.import_module(modname)
         except ModuleNotFoundError as e:
@@ -33,6 +37,10 @@ def main(argv=None):
             continue  # a command not built yet
         modules[name].configure(sub.add_parser(name, help=help_, description=help_))
     args = parser.parse_args(argv)
+    problem = missing_extra(COMMANDS[args.command][1])
+    if problem:
+        print(f"{parser.prog} {args.command}: {problem}", file=sys.stderr)
+        return 2
     return modules[args.command].main(args)
 
 

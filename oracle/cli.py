@@ -1,8 +1,19 @@
 """Command-line plumbing every `python -m oracle` command shares: the parser class that makes bad
-usage one line and exit code 2, argparse types, and the errors and JSON output of the commands.
+usage one line and exit code 2, argparse types, the check that a command's extra is installed, and
+the errors and JSON output of the commands.
 """
 import argparse
+import importlib.util
 import json
+
+# The extras of pyproject.toml's [project.optional-dependencies] that a command needs, and the
+# distributions each one installs (tests/test_extras.py checks this against pyproject.toml).
+EXTRAS = {
+    "oracle": ("torch", "numpy", "mpmath", "hypothesis", "rich"),
+    "viz": ("graphviz",),
+    "train": ("torch", "numpy", "mpmath", "hypothesis", "rich", "scikit-learn", "matplotlib"),
+}
+IMPORT_NAMES = {"scikit-learn": "sklearn"}  # a distribution whose module has another name
 
 
 class Parser(argparse.ArgumentParser):
@@ -15,6 +26,19 @@ class Parser(argparse.ArgumentParser):
 
 class UsageError(Exception):
     """Bad usage found after parsing; a command prints it as one line and exits 2."""
+
+
+def not_installed(names, how):
+    """'needs A and B, which are not installed: HOW', the words for a missing piece."""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"needs {listed}, which {'is' if len(names) == 1 else 'are'} not installed: {how}"
+
+
+def missing_extra(extra):
+    """None when every distribution of `extra` can be imported; else what is missing and the pip
+    command that installs it, in words for one line. Only looks for the modules, imports none."""
+    missing = [d for d in EXTRAS[extra] if importlib.util.find_spec(IMPORT_NAMES.get(d, d)) is None]
+    return not_installed(missing, f"pip install 'micrograd[{extra}]'") if missing else None
 
 
 def one_line(e, empty=""):

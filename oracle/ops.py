@@ -9,9 +9,25 @@ on torch tensors, which share `+ - * / **` and `.relu() .tanh() .exp() .log() .s
 `exact` is the op in high precision (mpmath), and `derivs` its local derivatives; the oracle
 uses them only to decide which engine is wrong when micrograd and torch disagree.
 """
+import importlib
 from dataclasses import dataclass, field
 
-import mpmath as mp
+
+class _Lazy:
+    """A module imported when one of its names is first used. Every command's parser, and so every
+    `--help`, reads this table, and must work with only the plain install, without mpmath; only the
+    exact functions need it, and only once two engines disagree. A name found is kept on the proxy."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):  # called only for a name not yet kept
+        value = getattr(importlib.import_module(self._name), attr)
+        setattr(self, attr, value)
+        return value
+
+
+mp = _Lazy("mpmath")
 
 
 @dataclass(frozen=True)

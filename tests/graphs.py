@@ -1,16 +1,19 @@
 """The two programs every micrograd user knows, the README example and the lecture's neuron, run
-from their one copy in docs/ (the files `python -m oracle compare` is shown on), after backward()."""
+from their one copy, the examples shipped in oracle.teach.examples (what `python -m oracle compare
+--example NAME` reads), after backward()."""
 import runpy
-from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
-README_EXAMPLE = DOCS / "readme_example.py"
-NEURON = DOCS / "neuron.py"
+from oracle.teach.examples import example_source
+
+
+def run_example(name):
+    """The example's variables, the program run as the micrograd Python it is (here, in the tests only)."""
+    return runpy.run_module(f"oracle.teach.examples.{name}")
 
 
 def readme_example():
     """The README example: its leaves a and b, and its output g."""
-    ns = runpy.run_path(str(README_EXAMPLE))
+    ns = run_example("readme")
     return ns["a"], ns["b"], ns["g"]
 
 
@@ -20,9 +23,13 @@ def readme_graph():
 
 def lecture_example():
     """The lecture's neuron, every node labelled: the nodes by label."""
-    ns = runpy.run_path(str(NEURON))
+    ns = run_example("neuron")
     return {v.label: v for v in ns.values() if type(v).__name__ == "Value"}
 
 
 def lecture_neuron():
     return lecture_example()["o"]
+
+
+README = example_source("readme")
+NEURON = example_source("neuron")

@@ -4,7 +4,9 @@ printed PyTorch code runs and gives the table's numbers."""
 import contextlib
 import io
 import math
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,23 +18,21 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import oracle.teach.examples  # noqa: E402
 from micrograd.engine import Value  # noqa: E402
 from micrograd.viz import HIGHLIGHT_COLOR  # noqa: E402
 from oracle.__main__ import main  # noqa: E402
-from oracle.teach.compare import compare  # noqa: E402
+from oracle.teach.compare import EXAMPLE, compare  # noqa: E402
+from oracle.teach.examples import EXAMPLES  # noqa: E402
 from oracle.teach.parse import MAX_NODES, parse  # noqa: E402
 from oracle.teach.source import MAX_BYTES, CompareError  # noqa: E402
 from oracle.teach.table import report, run  # noqa: E402
 from oracle.teach.torch_code import torch_source  # noqa: E402
-from tests.graphs import NEURON as NEURON_FILE  # noqa: E402
-from tests.graphs import README_EXAMPLE  # noqa: E402
+from tests.graphs import NEURON, README  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
                                reason="Graphviz's dot program is not installed (apt-get install graphviz)")
-
-README = README_EXAMPLE.read_text()
-NEURON = NEURON_FILE.read_text()
 
 # Rebinding, aliases, a name torch's code needs, a leaf inside an expression, values that do not
 # feed the output, every method and every place a constant can stand.
@@ -53,9 +53,14 @@ c = c ** 0.5
 """
 
 
-def run_cli(stdin, *args):
-    return subprocess.run([sys.executable, "-m", "oracle", "compare", *args], input=stdin, cwd=ROOT,
-                          capture_output=True, timeout=120)
+# A child process imports oracle from where this suite does (the checkout, or the installed wheel
+# when the suite runs from an unpacked sdist), never from its working directory.
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(Path(oracle.__file__).resolve().parents[1])}
+
+
+def run_cli(stdin, *args, command=(sys.executable, "-m", "oracle"), env=None):
+    return subprocess.run([*command, "compare", *args], input=stdin, cwd=ROOT.parent,
+                          capture_output=True, timeout=120, env=env or CHILD_ENV)
 
 
 def table(text):
@@ -110,6 +115,44 @@ def test_file_argument_reads_the_file(tmp_path, capsys):
     path.write_text(README)
     assert main(["compare", str(path)]) == 0
     assert table(capsys.readouterr().out)["g"][0] == pytest.approx(24.70408163265306)
+
+
+def test_example_readme_exits_0_with_the_readme_numbers(capsys):
+    assert main(["compare", "--example", "readme"]) == 0
+    out = capsys.readouterr().out
+    assert table(out)["g"][0] == pytest.approx(24.70408163265306) and "All 27 nodes agree" in out
+
+
+def test_list_examples_lists_every_shipped_example(capsys):
+    assert main(["compare", "--list-examples"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == list(EXAMPLES)
+    shipped = sorted(p.stem for p in Path(oracle.teach.examples.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert shipped == sorted(EXAMPLES)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--example", "nope"], "argument --example: invalid choice: 'nope' (choose from 'neuron', 'readme')"),
+    (["--example", "neuron", "prog.py"], "argument FILE: not allowed with argument --example"),
+    (["--list-examples", "-"], "argument FILE: not allowed with argument --list-examples"),
+    ([], "one of the arguments FILE --example --list-examples is required"),
+])
+def test_example_usage_errors_exit_2_with_one_line(capsys, argv, says):
+    with pytest.raises(SystemExit) as e:
+        main(["compare", *argv])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"python -m oracle compare: error: {says}\n"
+
+
+@needs_dot
+def test_every_help_example_works_in_an_empty_directory(tmp_path):
+    pytest.importorskip("graphviz")
+    lines = [line.split("$ ", 1)[1].split("  #")[0] for line in EXAMPLE.splitlines() if line.strip().startswith("$ ")]
+    assert len(lines) == 3
+    for line in lines:
+        r = subprocess.run(line.replace("python -m oracle", f"{shlex.quote(sys.executable)} -m oracle"), shell=True,
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120, env=CHILD_ENV)
+        assert r.returncode == 0 and r.stderr == "", (line, r.stderr)
+    ET.fromstring((tmp_path / "readme.svg").read_text())
 
 
 def test_lecture_neuron_agrees_with_its_numbers():
@@ -171,7 +214,7 @@ def test_on_a_terminal_the_table_is_rich_and_the_code_stays_pasteable():
         text = buf.getvalue()
         assert "┃" in text and "variable" in text
         if width == 140:
-            assert re.search(r"│ g +│ +14 │ +24\.70408163 │ +24\.70408163 │", text)  # line 14 of docs/readme_example.py
+            assert re.search(r"│ g +│ +14 │ +24\.70408163 │ +24\.70408163 │", text)  # line 14 of the readme example
         code = text[text.index("# The program in PyTorch"):]
         assert run_printed_code(code)["g"] == (24.70408163265306, 1.0)  # even 60 columns wrapped no line
 
@@ -331,6 +374,40 @@ def test_bad_graph_suffix_exits_2(capsys):
 def test_missing_file_exits_2(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope.py")]) == 2
     assert capsys.readouterr().err.startswith("compare: cannot read ")
+
+
+def test_closed_stdin_exits_2_with_one_line():
+    r = subprocess.run(["sh", "-c", 'exec "$0" -m oracle compare - <&-', sys.executable], cwd=ROOT.parent,
+                       capture_output=True, text=True, timeout=120, env=CHILD_ENV)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "compare: cannot read stdin: it is closed; give FILE, or pipe the program in\n"
+
+
+# `python -m oracle`, but with the graphviz Python package unimportable
+WITHOUT_GRAPHVIZ = (sys.executable, "-c", "import sys; sys.modules['graphviz'] = None; "
+                                          "from oracle.__main__ import main; sys.exit(main(sys.argv[1:]))")
+PACKAGE = "the graphviz Python package"
+DOT = "Graphviz's dot program"
+PIP, APT = "pip install 'micrograd[viz]'", "apt-get install graphviz (or your OS's Graphviz package)"
+
+
+@pytest.mark.parametrize("package, dot, says", [
+    (False, True, f"needs {PACKAGE}, which is not installed: {PIP}"),
+    (True, False, f"needs {DOT}, which is not installed: {APT}"),
+    (False, False, f"needs {PACKAGE} and {DOT}, which are not installed: {PIP} and {APT}"),
+], ids=["no package", "no dot", "neither"])
+def test_graph_without_what_it_needs_exits_2_before_any_work(tmp_path, package, dot, says):
+    if package:
+        pytest.importorskip("graphviz")
+    if dot and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz)")
+    env = CHILD_ENV if dot else {**CHILD_ENV, "PATH": str(tmp_path)}  # an empty PATH: no dot on it
+    out = tmp_path / "g.svg"
+    r = run_cli(README.encode(), "-", "--graph", str(out), env=env,
+                **({} if package else {"command": WITHOUT_GRAPHVIZ}))
+    assert (r.returncode, r.stdout) == (2, b""), r.stderr  # no table printed before the error
+    assert r.stderr.decode() == f"compare: --graph {says}\n"
+    assert not out.exists()
 
 
 # --- the graph ---

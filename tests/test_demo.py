@@ -5,6 +5,7 @@ left to the script itself; these tests run a few steps.
 """
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,11 @@ DEMO = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
 def demo():
     spec = importlib.util.spec_from_file_location("demo", DEMO)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    saved = sys.path[:]
+    try:
+        spec.loader.exec_module(module)
+    finally:  # the script puts its tree first on sys.path; this suite imports the packages as installed
+        sys.path[:] = saved
     return module
 
 

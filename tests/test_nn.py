@@ -101,3 +101,88 @@ def test_zero_grad():
     assert any(p.grad for p in model.parameters())
     model.zero_grad()
     assert all(p.grad == 0.0 for p in model.parameters())
+
+
+# --- the lecture's network: MLP(3, [4, 4, 1], act='tanh', bias='uniform', last='tanh') ---
+
+LECTURE = dict(act='tanh', bias='uniform', last='tanh')
+
+
+class LectureNeuron:
+    """The lecture's Neuron, as typed in its notebook: a uniform(-1, 1) bias, tanh."""
+
+    def __init__(self, nin):
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(random.uniform(-1, 1))
+
+    def __call__(self, x):
+        act = sum((wi*xi for wi, xi in zip(self.w, x)), self.b)
+        return act.tanh()
+
+    def parameters(self):
+        return self.w + [self.b]
+
+
+class LectureMLP:
+    """The lecture's Layer and MLP in one: tanh in every layer, the last included."""
+
+    def __init__(self, nin, nouts):
+        sz = [nin] + nouts
+        self.layers = [[LectureNeuron(sz[i]) for _ in range(sz[i+1])] for i in range(len(nouts))]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            outs = [n(x) for n in layer]
+            x = outs[0] if len(outs) == 1 else outs
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for n in layer for p in n.parameters()]
+
+
+def test_lecture_spelling_draws_and_computes_the_lectures_bits():
+    x = [2.0, 3.0, -1.0]
+    for seed in range(3):
+        random.seed(seed)
+        theirs = LectureMLP(3, [4, 4, 1])
+        random.seed(seed)
+        ours = MLP(3, [4, 4, 1], **LECTURE)
+        assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+        assert ours(x).data == theirs(x).data
+    assert repr(ours.layers[-1]) == "Layer of [TanhNeuron(4)]"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_lectures_training_cell_drives_the_loss_down(seed):
+    random.seed(seed)
+    n = MLP(3, [4, 4, 1], **LECTURE)
+    xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+    ys = [1.0, -1.0, -1.0, 1.0]  # desired targets
+    losses = []
+    for _ in range(20):
+        # forward pass
+        ypred = [n(x) for x in xs]
+        loss = sum((yout - ygt)**2 for ygt, yout in zip(ys, ypred))
+        # backward pass
+        for p in n.parameters():
+            p.grad = 0.0
+        loss.backward()
+        # update
+        for p in n.parameters():
+            p.data += -0.1 * p.grad
+        losses.append(loss.data)
+    assert losses[-1] < losses[0] / 50 and losses[-1] < 0.05, losses
+    assert [yout.data > 0 for yout in (n(x) for x in xs)] == [ygt > 0 for ygt in ys]
+
+
+def test_the_defaults_are_0_1_0s_spelled_out():
+    random.seed(7)
+    default = MLP(2, [16, 16, 1])
+    random.seed(7)
+    spelled = MLP(2, [16, 16, 1], act='relu', bias='zero', last='linear')
+    assert [p.data for p in default.parameters()] == [p.data for p in spelled.parameters()]
+    assert repr(default) == repr(spelled)
+    with pytest.raises(ValueError, match="unknown bias 'normal'"):
+        MLP(2, [1], bias='normal')
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        MLP(2, [1], last='gelu')

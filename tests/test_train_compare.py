@@ -92,8 +92,10 @@ def test_bad_usage_exits_2_with_one_line(capsys, argv, says):
     assert err.split(":")[0].endswith("train-compare") and err.count("\n") == 1 and says in err, err
 
 
-def test_moons_without_sklearn_exits_2_with_the_reason(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
+@pytest.mark.parametrize("module, distribution", [("sklearn", "scikit-learn"), ("matplotlib", "matplotlib")])
+def test_without_its_extra_exits_2_naming_what_to_install(capsys, monkeypatch, module, distribution):
+    monkeypatch.setitem(sys.modules, module, None)  # import MODULE now raises ImportError
     code, out, err = run(capsys, "--steps", "1")
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "scikit-learn" in err
+    assert err == (f"python -m oracle train-compare: needs {distribution}, which is not installed: "
+                   "pip install 'micrograd[train]'\n")

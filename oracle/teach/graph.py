@@ -1,10 +1,15 @@
 """The graph picture of `compare`: micrograd's graph (micrograd.viz.draw_dot) with torch's numbers
 beside micrograd's, and the nodes that disagree highlighted.
 """
+import shutil
+
+from oracle.cli import missing_extra, not_installed
 from oracle.program import evaluate
 from oracle.teach.source import CompareError
 
 GRAPH_FORMATS = ("svg", "png")
+PACKAGE = ("the graphviz Python package", "pip install 'micrograd[viz]'")
+DOT = ("Graphviz's dot program", "apt-get install graphviz (or your OS's Graphviz package)")
 
 
 def graph_format(path):
@@ -12,6 +17,18 @@ def graph_format(path):
     fmt = path.rsplit(".", 1)[-1].lower() if "." in path else ""
     if fmt not in GRAPH_FORMATS:
         raise CompareError(f"--graph {path}: the file name must end in .svg or .png")
+    return fmt
+
+
+def check_graph(path):
+    """Everything --graph OUT needs, before any work: OUT's suffix, the graphviz Python package (which
+    builds the graph) and Graphviz's dot program (which draws it). CompareError saying what is missing
+    and how to install it; the format otherwise."""
+    fmt = graph_format(path)
+    missing = [piece for piece, gone in ((PACKAGE, missing_extra("viz")), (DOT, shutil.which("dot") is None)) if gone]
+    if missing:
+        names, installs = zip(*missing)
+        raise CompareError(f"--graph {not_installed(list(names), ' and '.join(installs))}")
     return fmt
 
 

@@ -23,6 +23,8 @@ def read_source(path):
     """The text of FILE (`-`: stdin), or CompareError for too big, NUL bytes or non-UTF-8."""
     try:
         if path == "-":
+            if sys.stdin is None:  # started with its standard input closed (`<&-`)
+                raise CompareError("cannot read stdin: it is closed; give FILE, or pipe the program in")
             raw = sys.stdin.buffer.read(MAX_BYTES + 1)
         else:
             with open(path, "rb") as f:

@@ -321,19 +321,8 @@ def config_from_args(args):
 
 
 def main(args):
-    try:
+    try:  # scikit-learn and matplotlib come with the command's extra, train, which python -m oracle checks
         cfg = config_from_args(args)
-        if cfg.layers[0] == 2:
-            try:
-                import sklearn  # noqa: F401
-            except ImportError:
-                raise UsageError("the moons data set (two inputs) needs scikit-learn: pip install scikit-learn, "
-                                 "or give --layers with another number of inputs") from None
-        if args.plot:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                raise UsageError("--plot needs matplotlib: pip install matplotlib") from None
     except UsageError as e:
         print(f"train-compare: {e}", file=sys.stderr)
         return 2

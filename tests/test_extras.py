@@ -1,0 +1,116 @@
+"""Each command needs one extra, and says so: the table of what each extra holds agrees with
+pyproject.toml, and in a fresh virtual environment with only the plain install (no torch, no
+numpy, ...), every `--help` works and every command run says in one line what to install, exit 2."""
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import micrograd
+import oracle
+from oracle.__main__ import COMMANDS
+from oracle.cli import EXTRAS, missing_extra, not_installed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pyproject_extras():
+    """pyproject.toml's extras, each expanded to the distribution names it installs (micrograd[x] included)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+
+    def expand(extra):
+        names = set()
+        for requirement in declared[extra]:
+            name, extras = re.fullmatch(r"([A-Za-z0-9._-]+)(?:\[([^\]]*)\])?\s*(?:[<>=!~].*)?", requirement).groups()
+            if name == "micrograd":
+                names |= {d for e in extras.split(",") for d in expand(e.strip())}
+            else:
+                names.add(name)
+        return names
+
+    return {extra: expand(extra) for extra in declared}
+
+
+def test_the_extras_table_is_pyprojects():
+    declared = pyproject_extras()
+    for extra, distributions in EXTRAS.items():
+        assert set(distributions) == declared[extra], extra
+
+
+def test_every_command_needs_an_extra_that_exists():
+    assert {extra for _, extra, _ in COMMANDS.values()} <= set(EXTRAS)
+    assert {name: extra for name, (_, extra, _) in COMMANDS.items()} == {
+        "fuzz": "oracle", "selftest": "oracle", "compare": "oracle", "train-compare": "train"}
+
+
+def test_the_test_extra_holds_every_commands_extra():
+    declared = pyproject_extras()
+    assert all(declared[extra] <= declared["test"] for extra in EXTRAS)
+
+
+def test_missing_extra_names_what_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # find_spec then says: not importable
+    assert missing_extra("viz") == "needs graphviz, which is not installed: pip install 'micrograd[viz]'"
+    assert not_installed(["a", "b", "c"], "do it") == "needs a, b and c, which are not installed: do it"
+
+
+# --- the plain install, for real ---
+
+HELP = [[], ["fuzz"], ["selftest"], ["compare"], ["train-compare"]]
+RUN = {  # argv -> the extra its one line must name
+    ("compare", "--example", "readme"): "oracle",
+    ("fuzz", "--seconds", "1"): "oracle",
+    ("selftest",): "oracle",
+    ("train-compare",): "train",
+}
+
+
+@pytest.fixture(scope="module")
+def plain_python(tmp_path_factory):
+    """The python of a fresh virtual environment that holds micrograd and oracle and nothing else: the
+    two packages copied, as `pip install micrograd` lays them out, into its site-packages (from where
+    this suite imports them, so it checks the code under test). No pip, no system site-packages."""
+    venv = tmp_path_factory.mktemp("plain") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    python = venv / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    for package in (micrograd, oracle):
+        source = Path(package.__file__).parent
+        shutil.copytree(source, Path(site) / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return python
+
+
+def run_plain(python, cwd, argv):
+    return subprocess.run([python, "-m", "oracle", *argv], cwd=cwd, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})  # no PYTHONPATH, nothing of this environment's
+
+
+def test_plain_install_has_none_of_the_extras(plain_python, tmp_path):
+    r = subprocess.run([plain_python, "-c", "import importlib.util as u; "
+                        "print([m for m in ('torch', 'numpy', 'mpmath', 'hypothesis', 'rich', 'graphviz', 'sklearn', "
+                        "'matplotlib') if u.find_spec(m)])"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.stdout == "[]\n", r.stderr
+
+
+def test_plain_install_every_help_works(plain_python, tmp_path):
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda argv: run_plain(plain_python, tmp_path, [*argv, "--help"]), HELP))
+    for argv, r in zip(HELP, runs):
+        assert r.returncode == 0 and r.stderr == "", (argv, r.stderr)
+        assert r.stdout.startswith("usage: python -m oracle"), argv
+
+
+def test_plain_install_every_command_says_which_extra_to_install(plain_python, tmp_path):
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda argv: run_plain(plain_python, tmp_path, argv), RUN))
+    for (argv, extra), r in zip(RUN.items(), runs):
+        assert r.returncode == 2 and r.stdout == "", (argv, r.stderr)
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"python -m oracle {argv[0]}: needs torch, ")
+        assert r.stderr.endswith(f"which are not installed: pip install 'micrograd[{extra}]'\n"), r.stderr
