@@ -5,60 +5,18 @@ the same name as this project's. Each campaign is a few cases with a fixed seed.
 Usage errors and a few campaigns run as real subprocesses; the others run the same entry point in
 this process (its workers are still sandboxed processes), which saves the ~2 s a fresh Python takes
 to import torch, and shares one forkserver among them."""
-import io
-import json
-import os
 import pathlib
 import shutil
-import subprocess
-import sys
 from collections import Counter
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from oracle.__main__ import main as oracle_main  # noqa: E402
 from oracle.fuzz import cases  # noqa: E402
 from oracle.ops import OPS  # noqa: E402
+from tests.campaigns import ROOT, causes, fuzz, oracle, oracle_here  # noqa: E402
 from tests.zoo import LEARNER_ROOT, mistake_line  # noqa: E402
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def oracle(*args, timeout=120, cwd=ROOT, env=None):
-    """Run `python -m oracle ARGS` in a fresh Python: (exit code, stdout, stderr). It imports the
-    oracle as the suite does (installed, or the checkout it runs in); test engines are named by
-    their files, which need nothing on PYTHONPATH."""
-    env = {**os.environ, **(env or {})}
-    env.pop("ORACLE_DEBUG", None)
-    done = subprocess.run([sys.executable, "-m", "oracle", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    return done.returncode, done.stdout, done.stderr
-
-
-def oracle_here(*args):
-    """The same entry point in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = oracle_main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
-
-
-def fuzz(tmp_path, *args, run=oracle_here):
-    """A short campaign saving to tmp_path: (exit code, stdout, stderr, summary dict)."""
-    summary = tmp_path / "summary.json"
-    code, out, err = run("fuzz", "--workers", 1, "--seed", 1, "--out", tmp_path / "findings",
-                         "--summary-json", summary, *args)
-    assert "Traceback" not in err, err
-    return code, out, err, json.loads(summary.read_text()) if summary.exists() else None
-
-
-def causes(summary, *classes):
-    """The summary's root causes of the given classes (all three by default)."""
-    names = [("ordinary", 1), ("edge", 2), ("python_float", 3)]
-    return [row for name, c in names if c in (classes or (1, 2, 3)) for row in summary["classes"][name]]
 
 
 def test_micrograd_passes_a_short_campaign_with_exit_0_and_a_full_summary(tmp_path):

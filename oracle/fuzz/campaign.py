@@ -259,7 +259,9 @@ class Campaign:
         self.ops = tuple(ops)
         self.mix = kind_mix(cfg.kind, self.ops)
         self._fresh = plan(cfg.seed, cfg.shard, cfg.cases, self.mix)
-        self.ledger().meta.update({"shard": "/".join(map(str, cfg.shard)), "ops": list(ops), "kind": cfg.kind})
+        self.ledger().meta.update({"shard": "/".join(map(str, cfg.shard)), "ops": list(ops), "kind": cfg.kind,
+                                   "strict": cfg.strict})
+        self.ledger().strict = cfg.strict  # known once the engine is (micrograd is always strict)
         try:
             if cfg.workers <= 0:
                 self._run_here(progress)
@@ -286,7 +288,7 @@ class Campaign:
             cfg = self.cfg
             hard = None if cfg.deadline is None else cfg.deadline + FINISH
             self.stats.causes = Ledger(cfg.out, {"seed": cfg.seed, "strict": cfg.strict}, self._origin(),
-                                       cfg.memory_mb, hard)
+                                       cfg.memory_mb, hard, cfg.strict)
         return self.stats.causes
 
     def _origin(self):
@@ -313,8 +315,8 @@ class Campaign:
                 st.stopped = "budget"
         return bool(st.stopped) or (self._exhausted and not self._retry)
 
-    def _symptom(self, i, finding, cause, reducing, output=""):
-        self.ledger().symptom(finding, cause, i, self.elapsed(), reducing, output)
+    def _symptom(self, i, finding, cause, reducing, output="", deep=False):
+        self.ledger().symptom(finding, cause, i, self.elapsed(), reducing, output, deep)
 
     def _handle(self, msg):
         """A worker's answer (or one from `serve` in this process); the case index it concerns."""
@@ -323,7 +325,7 @@ class Campaign:
             _, _, result, reducing = msg
             self.stats.add(result)
             if result.finding is not None:
-                self._symptom(i, result.finding, result.cause, reducing, result.output)
+                self._symptom(i, result.finding, result.cause, reducing, result.output, result.kind == "deep")
         elif tag == "reduced":
             self.ledger().reduced(*msg[2:])
         return i

@@ -38,7 +38,7 @@ class RootCause:
     seconds: float  # when, after the campaign's start
     symptoms: int = 0
     kinds: Counter = field(default_factory=Counter)  # symptoms by finding kind
-    state: str = "found"  # found, reducing, saving, confirmed, noise, taken, unconfirmed
+    state: str = "found"  # found, reducing, saving, confirmed, written (class 3, not run), noise, taken, unconfirmed
     finding: object = None  # the case it is saved with (reduced, once the reduction is back)
     program: object = None  # its Program or MLPSpec
     point: object = None
@@ -60,8 +60,10 @@ class RootCause:
 class Ledger:
     """The root causes of a campaign, and their saving and confirming."""
 
-    def __init__(self, out, meta, origin, memory_mb=0, hard_end=None):
+    def __init__(self, out, meta, origin, memory_mb=0, hard_end=None, strict=False):
         self.out, self.meta, self.origin = out, meta, origin
+        self.strict = strict  # class 3 counts, and its reproducers are confirmed like the others'
+
         self.memory_mb, self.hard_end = memory_mb, hard_end
         self.causes = {}  # key -> RootCause, in the order found
         self._store = None
@@ -80,9 +82,10 @@ class Ledger:
         """The root causes that count: classes 1 and 2, and class 3 too when strict; noise never."""
         return [rc for rc in self if rc.state != "noise" and (rc.cls < 3 or strict)]
 
-    def symptom(self, finding, cause, case, seconds, reducing, output=""):
+    def symptom(self, finding, cause, case, seconds, reducing, output="", deep=False):
         """A finding's cause seen in case `case`: the RootCause it belongs to. `reducing`: its worker
-        is reducing it, and will send the reduced case."""
+        is reducing it, and will send the reduced case. `deep`: found in a deep case and not reduced
+        there; kept to save only if no small case shows the same cause by the campaign's end."""
         key = cause.key(self.origin.root)
         rc = self.causes.get(key)
         if rc is None:
@@ -95,7 +98,8 @@ class Ledger:
             rc.state = "reducing"
         elif rc.state == "found" and rc.finding is None:
             self._keep(rc, finding, *_case_of(finding))
-            self.save(rc)
+            if not deep:
+                self.save(rc)
         return rc
 
     def reduced(self, key, finding, program, point, cause):
@@ -106,7 +110,7 @@ class Ledger:
         if cause.key(self.origin.root) == key and cause.cls <= rc.cls:
             rc.cause = cause
         better = rc.saved_cls is not None and cause.cls < rc.saved_cls  # an ordinary point, where an edge was shown
-        if rc.state in ("found", "reducing") or (rc.state in ("confirmed", "taken") and better):
+        if rc.state in ("found", "reducing") or (rc.state in ("confirmed", "written", "taken") and better):
             self._keep(rc, finding, program, point)
             rc.state = "found"
             self.save(rc)
@@ -120,9 +124,7 @@ class Ledger:
         for rc in self:
             if rc.state == "reducing":
                 rc.state = "found"
-            if rc.state == "found" and rc.finding is None:
-                continue  # a reduction was asked for but its first finding never kept: nothing to save
-            if rc.state == "found":
+            if rc.state == "found" and rc.finding is not None:  # a deep case's, or one whose reduction died
                 self.save(rc)
 
     def save(self, rc):
@@ -148,7 +150,7 @@ class Ledger:
     def _record(self, key, finding, program, point, cause):
         rc = self.causes[key]
         left = None if self.hard_end is None else self.hard_end - time.monotonic()
-        if left is not None and left - MARGIN < MIN_CONFIRM:
+        if left is not None and left - MARGIN < MIN_CONFIRM and (cause.cls < 3 or self.strict):
             rc.state = "unconfirmed"
             return
         if self._store is None:
@@ -157,14 +159,15 @@ class Ledger:
         timeout = 60.0 if left is None else min(60.0, left - MARGIN)  # done before the campaign's end
         fails = (1,) if finding.kind not in STUCK else ("timeout", 1, *range(-64, 0), *range(2, 256))
         meta = dict(self.meta, root_cause_key=key, symptoms=rc.symptoms)
+        verify = cause.cls < 3 or self.strict  # class 3 alone changes nothing: its reproducer is written, not run
         if isinstance(finding, Tamper):
             saved = self._store.record_tamper(name, finding, meta, self.origin, cause, timeout)
         elif isinstance(finding, MLPFinding):
-            saved = self._store.record_mlp(name, finding, meta, self.origin, cause, timeout, fails)
+            saved = self._store.record_mlp(name, finding, meta, self.origin, cause, timeout, fails, verify)
         else:
-            saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, fails)
+            saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, fails, verify)
         rc.reproducer_exit = saved.exit
-        if saved.state in ("confirmed", "taken"):
+        if saved.state in ("confirmed", "written", "taken"):
             rc.saved_cls = cause.cls
         if saved.state == "noise" and saved.exit == "timeout" and finding.kind not in STUCK:
             rc.state = "unconfirmed"  # it ran out of the campaign's time: neither confirmed nor cleared

@@ -20,6 +20,7 @@ method. Runs in a worker process: it calls the engine.
 Each Cause has a class: 1 wrong at ordinary inputs, 2 wrong only at edge inputs (±0, ±inf, nan,
 overflow, underflow, subnormals), 3 Python float semantics where torch has an IEEE answer.
 """
+import dataclasses
 import math
 import numbers
 import os
@@ -53,14 +54,19 @@ class Cause:
     summary: str  # one line: what is wrong, where, with the numbers
     cls: int  # 1, 2 or 3
     detail: str = ""  # traversal: order, visited, merged, seed, recursion, walk; a rule: assigns
+    entry: str = ""  # the method the program called to get there (x / y calls __truediv__, which may call __pow__)
 
     def key(self, root=""):
         """What groups the symptoms of one bug: the function that holds its line (a rule's two
-        lines, a method's value and its complex result are one bug), else the category and method."""
+        lines, a method's value and its complex result are one bug), else the category and method.
+        A Python-float difference (class 3) is told apart by the method the program called, too: `x /
+        1e-300` overflowing in __pow__'s rule is a fact about division, `x ** -1` overflowing there
+        is one about powers."""
+        via = f" via {self.entry}" if self.cls == 3 and self.entry and self.entry != self.method else ""
         if self.first:
             name = graph.short(self.file, root)
-            return f"{name if name != self.file else os.path.basename(self.file)}:{self.first}"
-        return f"{self.category}:{self.detail or self.method or 'engine'}"
+            return f"{name if name != self.file else os.path.basename(self.file)}:{self.first}{via}"
+        return f"{self.category}:{self.detail or self.method or 'engine'}{via}"
 
     def where(self, root=""):
         """`file:line  text` as the learner reads it, or ""."""
@@ -102,9 +108,15 @@ def diagnose(finding, Engine, root="", through_nn=False):
     try:
         if isinstance(finding, MLPFinding):
             return _diagnose_mlp(finding, Engine, root, through_nn)
-        return _diagnose_program(finding, Engine, root)
+        return with_entry(_diagnose_program(finding, Engine, root), finding)
     except RecursionError:  # a graph too deep for the diagnosis's own helpers (torch, inspect)
-        return fallback(finding, root, Engine)
+        return with_entry(fallback(finding, root, Engine), finding)
+
+
+def with_entry(c, finding):
+    """c with the method the finding's program op calls (see Cause.key)."""
+    op = OPS.get(getattr(finding, "op", "") or "")
+    return dataclasses.replace(c, entry=graph.method_of(op)) if op is not None else c
 
 
 def fallback(finding, root="", Engine=None, place=None):
@@ -154,9 +166,10 @@ def _diagnose_program(finding, Engine, root):
                                                                       "value")
             if found is not None:
                 return found
-        if finding.kind == "grad":
+        if finding.kind == "grad":  # the local check found every value right before it blamed a gradient
             users = [k for k, _ in program.consumers()[node]] if node is not None else []
-            found = run.values() or run.rules() or run.composition(program, users, "grad") or run.walk(finding)
+            found = (run.walk(definite=True) or run.rules() or run.composition(program, users, "grad")
+                     or run.walk())
             if found is not None:
                 return found
     return fallback(finding, root, Engine)
@@ -173,7 +186,7 @@ def _diagnose_mlp(finding, Engine, root, through_nn):
     failure = run.mlp(finding.spec, through_nn)
     if failure is not None:
         return failure
-    return run.values() or run.rules() or run.walk(finding) or fallback(finding, root, Engine)
+    return run.values() or run.walk(definite=True) or run.rules() or run.walk() or fallback(finding, root, Engine)
 
 
 # --- running the engine, watched ---
@@ -186,7 +199,8 @@ class _Run:
         self.Engine, self.root = Engine, root
         self.out = None
         self.created = {}  # id(node) -> Place of the line that created it
-        self.keep = []  # every node the forward pass made, so that ids stay unique
+        self.keep = []  # every node of the graph, held so that ids stay unique
+        self.made = []  # every node the forward pass made, in the order it made them
         self.program_nodes = None
         self.mutated = None  # (node index, before, after) when a program op changed an earlier node's data
         self.point = ()
@@ -280,7 +294,7 @@ class _Run:
             rule = getattr(v, "_backward", None)
             if not callable(rule) or not graph.children(v):
                 continue
-            _zero(self.keep)
+            _zero(graph.children(v))
             v.grad = UPSTREAM
             try:
                 rule()
@@ -305,8 +319,10 @@ class _Run:
     def bad_data(self):
         """The first node whose data is not a real number: complex (Python's ** of a negative base),
         or something else (a Value in .data)."""
-        for v in self.keep or self.program_nodes or ():
-            data = getattr(v, "data", None)
+        for v in self.made or self.keep or self.program_nodes or ():  # in the order they were made
+            if not hasattr(v, "data"):
+                continue
+            data = v.data
             if isinstance(data, numbers.Real):
                 continue
             place = self.created.get(id(v))
@@ -433,8 +449,7 @@ class _Run:
 
     def _rule(self, v, sem, rule, datas, g):
         kids = list({id(c): c for c in sem.operands}.values())
-        _zero(self.keep)
-        for c in kids:
+        for c in kids:  # a rule writes only its children's gradients: nothing else needs resetting
             c.grad = HELD
         v.grad = g
         try:
@@ -454,42 +469,53 @@ class _Run:
         want = wants[0]
         bad = next(c for c in kids if not _agree(got[id(c)], want[id(c)], sem.op.name, g))
         pos = next(p for p, c in enumerate(sem.operands) if c is bad)
-        line = trace.writer(kids.index(bad)) or _written_by(rule, bad) or trace.callee()
+        line = trace.writer(kids.index(bad)) or _written_by(rule, bad)
+        if line is None:  # no line writes it: name the last one that writes a gradient, after which it is missing
+            line = next((w for w in (trace.writer(j) for j in reversed(range(len(kids)))) if w is not None), None)
+            line = line or trace.callee()
         assigns = got[id(bad)] is not None and _agree(got[id(bad)], want[id(bad)] - HELD, sem.op.name, g)
         place = line or graph.place_of(rule)
         g_got = None if got[id(bad)] is None else got[id(bad)] - HELD
+        written = trace.writer(kids.index(bad)) or _written_by(rule, bad)
         note = ("; it assigns (=) where it should add (+=) to what the gradient held" if assigns else
-                "" if line else "; no line of the rule writes it")
+                "" if written else f"; no line of the rule writes {'ab'[pos] if len(sem.operands) <= 2 else 'it'}.grad")
         names = "ab"[:len(sem.operands)] if len(sem.operands) <= 2 else ""
         wrt = names[pos] if names else f"child {pos}"
         return cause("rule", _method_name(place) or _method_name(graph.place_of(rule)), place,
                      f"the backward rule of {_expr(sem)} does {wrt}.grad += {g_got!r} where torch's local "
                      f"derivative gives {want[id(bad)] - HELD!r}, at {_operands(sem, v)} and out.grad = {g!r}{note}",
-                     klass(*datas, _f(v.data), g), "assigns" if assigns else "")
+                     klass(*datas, _f(v.data), g, want[id(bad)]), "assigns" if assigns else "")
 
-    def walk(self, finding):
+    def walk(self, definite=False):
         """backward()'s walk, watched: every rule logged as it runs (where the engine lets the oracle
         wrap `_backward`), then the seed, each rule once, in reverse topological order, and no two
-        distinct nodes merged."""
-        out, everything = self.out, self.keep
+        distinct nodes merged. definite: only what the watching shows for sure, None otherwise (it
+        is cheap, so it goes before the rules are checked one by one); else, when nothing shows, the
+        walk is blamed as the one thing left."""
+        out = self.out  # only what the output depends on: a dead node's rule is rightly never run
+        everything = graph.nodes(out) if graph.has_graph(out) else self.keep
         backward = graph.place_of(getattr(type(out), "backward", None))
         inner = [v for v in everything if graph.children(v)]
-        calls = []
-        logged = all(_log(v, calls) for v in inner)
+        calls, rules = [], {}
+        logged = all(_log(v, calls, rules) for v in inner)
         _zero(everything)
         try:
             out.backward()
         except Exception:
             return None
+        finally:
+            for v in inner:  # the engine's own rules back in place
+                if id(v) in rules:
+                    v._backward = rules[id(v)]
         cls = klass(*self.point)
         seed = _f(out.grad)
         if seed is not None and seed != 1.0 and (not calls or calls[0] is out or not logged):
             return cause("traversal", "backward", backward,
                          f"backward() leaves the output's grad at {seed!r} instead of seeding it with 1.0", cls, "seed")
         if not logged:
-            return cause("traversal", "backward", backward,
-                         "every op's value and backward rule agree with torch, yet the gradients do not: "
-                         "backward()'s walk over the graph is at fault", cls, "walk")
+            return None if definite else cause(
+                "traversal", "backward", backward, "every op's value and backward rule agree with torch, yet the "
+                "gradients do not: backward()'s walk over the graph is at fault", cls, "walk")
         counts = {}
         for v in calls:
             counts[id(v)] = counts.get(id(v), 0) + 1
@@ -519,9 +545,9 @@ class _Run:
                                  "backward() runs a node's rule before the rule of a node that uses it: the order "
                                  "is not reverse topological, so a gradient is passed on before it is complete",
                                  cls, "order")
-        return cause("traversal", "backward", backward,
-                     "every op's value and backward rule agree with torch, and each rule runs once in order, yet "
-                     "the gradients do not: backward()'s walk is at fault", cls, "walk")
+        return None if definite else cause(
+            "traversal", "backward", backward, "every op's value and backward rule agree with torch, and each rule "
+            "runs once in order, yet the gradients do not: backward()'s walk is at fault", cls, "walk")
 
 
 _PF = ("ZeroDivisionError", "OverflowError")
@@ -544,16 +570,21 @@ class _Creations:
         self.old = sys.getprofile()
         root, places = self.run.root, self.run.created
 
+        made = self.run.made
+
         def hook(frame, event, arg):
             if event == "call" and frame.f_code.co_name == "__init__":
                 obj = frame.f_locals.get("self")
                 caller = frame.f_back
-                if obj is not None and caller is not None and graph.is_engine_file(caller.f_code.co_filename, root):
-                    places.setdefault(id(obj), Place.of_frame(caller.f_code, caller.f_lineno))
+                if obj is not None and caller is not None and graph.is_engine_file(caller.f_code.co_filename, root) \
+                        and id(obj) not in places:
+                    places[id(obj)] = Place.of_frame(caller.f_code, caller.f_lineno)
+                    made.append(obj)
             elif event == "return" and arg is not None and hasattr(arg, "data") and id(arg) not in places:
                 caller = frame.f_back
                 if caller is not None and graph.is_engine_file(caller.f_code.co_filename, root):
                     places[id(arg)] = Place.of_frame(caller.f_code, caller.f_lineno)
+                    made.append(arg)
 
         sys.setprofile(hook)
         return self
@@ -667,9 +698,9 @@ def _cell(cell):
         return None
 
 
-def _log(v, calls):
-    """Wrap node v's `_backward` so that each call is logged; False when the engine does not let
-    the oracle (slots, a method)."""
+def _log(v, calls, rules):
+    """Wrap node v's `_backward` so that each call is logged (its own rule kept in `rules`, to be put
+    back); False when the engine does not let the oracle (slots, a method)."""
     rule = v._backward
 
     def logged():
@@ -679,7 +710,10 @@ def _log(v, calls):
         v._backward = logged
     except (AttributeError, TypeError):
         return False
-    return v.__dict__.get("_backward") is logged if hasattr(v, "__dict__") else False
+    if not (hasattr(v, "__dict__") and v.__dict__.get("_backward") is logged):
+        return False
+    rules[id(v)] = rule
+    return True
 
 
 def _twin(v, everything):

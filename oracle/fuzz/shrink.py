@@ -31,6 +31,7 @@ CLASS3_SECONDS = 0.5  # the budget for a class-3 one (Python float semantics): i
 # Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate.
 UNREDUCED = {"timeout", "crash", "memory"}
 CHAIN_LENGTHS = (1000, 2000, 5000, 10000)  # a recursion's chain: the shortest of these that still overflows
+MAX_CUTS = 64  # a program up to this long is also tried cut at each node after the failing one
 
 
 class Reduction:
@@ -123,23 +124,30 @@ def _localised(finding, red, points):
 
 
 def _localisations(finding, point):
+    """Cases to start from, the most local first: the case itself, then its wrong value made the
+    output (or its wrong interior gradient an input's), then the program cut at each later node (an
+    op that changes an earlier node's data shows only from where it does so)."""
+    from oracle.fuzz.reduce import rebuild
     program, k = finding.program, finding.node
     yield program, point
     if not isinstance(k, int):
         return
     n = program.n_inputs
     if finding.kind == "value" and n <= k < program.n_nodes - 1:
-        from oracle.fuzz.reduce import rebuild
         cut = rebuild(n, program.instrs, k)
         if cut is not None:
             yield cut, point
     if finding.kind == "grad" and n <= k < program.n_nodes - 1:
-        from oracle.fuzz.reduce import rebuild
         values, _ = torch_run(program, np.array(point, dtype=np.float64).reshape(n, 1))
         shifted = [Instr(i.op, tuple(a if a < n else a + 1 for a in i.args), i.c) for i in program.instrs]
         as_input = rebuild(n + 1, shifted, program.n_nodes, {k + 1: n})
         if as_input is not None:
             yield as_input, [*point, float(values[k, 0])]
+    if program.n_nodes <= MAX_CUTS:
+        for later in range(max(k, n) + 1, program.n_nodes - 1):
+            cut = rebuild(n, program.instrs, later)
+            if cut is not None:
+                yield cut, point
 
 
 def _shortest_chain(finding, red):

@@ -39,7 +39,8 @@ HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 @dataclass(frozen=True)
 class Saved:
     """What recording a root cause did."""
-    state: str  # "confirmed" (published), "noise" (its reproducer passed: not published), "taken" (already there)
+    state: str  # "confirmed" (its reproducer failed: published), "written" (published, not run), "noise" (its
+    #             reproducer passed: not published), "taken" (the name was already there)
     path: object = None  # the published .json
     exit: object = None  # the reproducer's exit code, or "timeout"
     output: str = ""  # the tail of what the reproducer printed
@@ -100,17 +101,19 @@ class FindingStore:
         """The names recorded so far (those whose .json is published)."""
         return sorted(p.stem for p in self.dir.glob("*.json") if not p.name.startswith("."))
 
-    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, fails=(1,)):
+    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None):
         """Record a program's root cause under `name` once its reproducer fails (its exit code is in
-        `fails`; a hang's reproducer fails by "timeout"). meta: seed, engine and the like."""
+        `fails`; a hang's reproducer fails by "timeout"). meta: seed, engine and the like. verify:
+        overrides the store's own for this one."""
         return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause),
-                             lambda code: _case(finding, program, point, meta, origin, cause, code), timeout, fails)
+                             lambda code: _case(finding, program, point, meta, origin, cause, code), timeout, fails,
+                             verify)
 
-    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, fails=(1,)):
+    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None):
         """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
         return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause),
-                             lambda code: _mlp_case(finding, meta, origin, cause, code), timeout, fails)
+                             lambda code: _mlp_case(finding, meta, origin, cause, code), timeout, fails, verify)
 
     def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0):
         """Record what the engine changes in the interpreter at import: a .py that imports it
@@ -119,9 +122,11 @@ class FindingStore:
                              lambda code: _common({"kind": "tamper", "changes": finding.changes}, meta, origin, cause,
                                                   code), timeout, (1,))
 
-    def _publish(self, name, source, case, timeout, fails):
+    def _publish(self, name, source, case, timeout, fails, verify=None):
         """Run source() in a sandbox; if it fails, publish it as <name>.py, then case(exit code) as
-        its .json: the .py first (whoever links it owns the name), the .json last."""
+        its .json: the .py first (whoever links it owns the name), the .json last. Not verified, it
+        is published as it is ("written")."""
+        verify = self.verify if verify is None else verify
         json_path, py_path = self.paths(name)
         if json_path.exists() or self._held(py_path):
             return Saved("taken", json_path if json_path.exists() else None)
@@ -130,7 +135,7 @@ class FindingStore:
         try:
             # Before publishing, so that the window between the two links stays tiny.
             code, output = None, ""
-            if self.verify:
+            if verify:
                 code, output = sandbox.run_script(tmp_py, timeout=timeout, memory_mb=self.memory_mb, cwd=self.dir)
                 if code not in fails:
                     return Saved("noise", None, code, output)
@@ -144,7 +149,7 @@ class FindingStore:
             if not _link(tmp_json, json_path):
                 return Saved("taken")
             _sync_dir(self.dir)  # the finding is reported: make its directory entries durable too
-            return Saved("confirmed", json_path, code, output)
+            return Saved("confirmed" if verify else "written", json_path, code, output)
         finally:
             for tmp in (tmp_py, tmp_json):
                 if tmp is not None:

@@ -139,6 +139,7 @@ def _cause_lines(row):
     if c["where"]:
         lines.append(f"    at {c['where']}")
     state = {"confirmed": "", "taken": " (already saved by an earlier run)",
+             "written": " (class 3: written, not run; --strict runs it)",
              "unconfirmed": " (not confirmed: no time was left to run its reproducer)",
              "saving": " (not confirmed: no time was left to run its reproducer)"}.get(c["state"], "")
     size = f", {c['ops']} op{'s' * (c['ops'] != 1)}" if c["ops"] is not None else ""

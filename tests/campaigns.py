@@ -1,0 +1,60 @@
+"""Running the fuzzer as a user does, for the tests: `python -m oracle` in a fresh Python, or the same
+entry point in this process (its workers are still sandboxed processes: this saves the ~2 s a fresh
+Python takes to import torch, and shares one forkserver among the campaigns), and reading what a
+campaign's summary says."""
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+from oracle.__main__ import main as oracle_main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def oracle(*args, timeout=120, cwd=ROOT, env=None):
+    """Run `python -m oracle ARGS` in a fresh Python: (exit code, stdout, stderr). It imports the
+    oracle as the suite does (installed, or the checkout it runs in); test engines are named by
+    their files, which need nothing on PYTHONPATH."""
+    env = {**os.environ, **(env or {})}
+    env.pop("ORACLE_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "oracle", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    return done.returncode, done.stdout, done.stderr
+
+
+def oracle_here(*args):
+    """The same entry point in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = oracle_main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def fuzz(tmp_path, *args, run=oracle_here):
+    """A short campaign saving to tmp_path: (exit code, stdout, stderr, summary dict)."""
+    summary = tmp_path / "summary.json"
+    code, out, err = run("fuzz", "--workers", 1, "--seed", 1, "--out", tmp_path / "findings",
+                         "--summary-json", summary, *args)
+    assert "Traceback" not in err, err
+    return code, out, err, json.loads(summary.read_text()) if summary.exists() else None
+
+
+def causes(summary, *classes):
+    """The summary's root causes of the given classes (all three by default)."""
+    names = [("ordinary", 1), ("edge", 2), ("python_float", 3)]
+    return [row for name, c in names if c in (classes or (1, 2, 3)) for row in summary["classes"][name]]
+
+
+def reproduce(script, *engine, path=None):
+    """Run a saved reproducer as a learner does, from its own folder, on its engine or the one given
+    (found on `path`, if it is not where the script's own engine is): (exit code, what it printed)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the script finds its engine itself
+    if path is not None:
+        env["PYTHONPATH"] = str(path)
+    done = subprocess.run([sys.executable, str(script), *engine], capture_output=True, text=True,
+                          cwd=pathlib.Path(script).parent, env=env, timeout=120)
+    return done.returncode, done.stdout + done.stderr

@@ -1,0 +1,54 @@
+"""The zoo: learner-style engines with one classic mistake each (tests/zoo/), fuzzed as a learner
+would. For each, the campaign reports exactly one root cause of class 1 or 2 (or, for a mistake that
+is Python float semantics, the right class-3 line), names it at the learner's own marked line, and
+saves a reproducer that fails on the engine and passes once the mistake is fixed (on tests/zoo's
+correct base). How fast each is found, on one core, is scripts/bench_diagnosis.py's table."""
+import pathlib
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.campaigns import ROOT, causes, fuzz, reproduce  # noqa: E402
+from tests.zoo import FIXED, LEARNER_ROOT, ZOO, mistake_line  # noqa: E402
+
+ZOO_DIR = pathlib.Path(__file__).resolve().parent / "zoo"
+
+
+def engine_args(name):
+    if name == "learner_pkg":  # the learner's package called micrograd: their folder named
+        return ["--engine", "micrograd.engine:Value", "--engine-path", LEARNER_ROOT]
+    return ["--engine", f"{ZOO_DIR / name}.py:Value"]
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
+    expect = ZOO[name]
+    code, out, err, summary = fuzz(tmp_path, *engine_args(name), "--cases", 80, "--seconds", 10)
+    counted = causes(summary, 1, 2)
+    fixed, path = [FIXED], ROOT if name == "learner_pkg" else None  # the base is in this project's tests
+    if expect.cause in ("none", "python-float") or (not counted and 3 in expect.classes):
+        assert counted == [] and code == 0, out + err
+    if expect.cause == "none":
+        return
+    if not counted:  # the mistake shows as Python float semantics: the right class-3 line is there
+        rows = [r for r in causes(summary, 3) if r["method"] == expect.method and (
+            expect.cause != "python-float" or r["detail"] == expect.detail)]
+        assert rows, out
+        # the right line is the one the mistake makes: its reproducer passes once the mistake is fixed
+        outcomes = [(reproduce(r["reproducer"])[0], reproduce(r["reproducer"], *fixed, path=path)[0]) for r in rows]
+        assert (1, 0) in outcomes, (outcomes, out)
+        return
+    assert code == 1, out + err
+    assert len(counted) == 1, out
+    (row,) = counted
+    assert (row["cause"], row["method"], row["class"] in expect.classes) == (expect.cause, expect.method, True), out
+    if expect.detail and expect.cause == "traversal":
+        assert row["detail"] == expect.detail, out
+    marked, line = mistake_line(name)
+    assert row["file"] == str(marked), out
+    if expect.cause in ("rule", "raise", "recursion", "no-graph") or expect.detail in ("merged", "recursion"):
+        assert row["line"] == line, out  # the learner's own marked line
+    assert row["state"] == "confirmed" and row["symptoms"] >= 1, out  # its reproducer failed in a fresh process
+    passed, printed = reproduce(row["reproducer"], *fixed, path=path)
+    assert passed == 0, printed
