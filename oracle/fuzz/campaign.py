@@ -32,7 +32,7 @@ from oracle.fuzz.graph import Place
 from oracle.fuzz.probe import POINTS, OpProbe
 from oracle.fuzz.shrink import REDUCE_SECONDS
 from oracle.fuzz.timeouts import TIMEOUT
-from oracle.fuzz.workers import PROBE_TIMEOUT, Job, Worker, load, serve
+from oracle.fuzz.workers import PROBE_GRACE, PROBE_TIMEOUT, Job, Worker, load, serve
 from oracle.ops import OPS
 
 BATCH = 8  # cases sent to a worker per message
@@ -162,10 +162,12 @@ class Campaign:
             if got == len(pending):
                 break
             left = self._left()
-            if left is not None and left <= 0:  # the budget is gone: the rest is not probed
+            if left is not None and left + PROBE_GRACE <= 0:  # the budget is gone: the rest is not probed
                 ops.update({n: OpProbe(n, "unprobed", "no time was left to probe it") for n in pending[got:]})
                 break
-            # the worker died, or hangs deaf to its alarm, in pending[got]
+            # the worker died, or hangs deaf to its alarm, in pending[got]; a dead one's exit status may
+            # take a moment to reach this process (its pipe closes first)
+            w.proc.join(0.0 if w.overdue() else 1.0)
             stuck = ("timeout", f"no result after {PROBE_TIMEOUT:g} s, deaf to its alarm") if w.proc.is_alive() \
                 else ("crash", w.death())
             w.kill()
@@ -434,8 +436,11 @@ class Campaign:
         return None if self._stopping() else self._spawn(n)  # once stopping, the slot stays empty
 
     def close(self):
-        """Stop every worker (and whatever it forked): after run(), or instead of it."""
+        """Stop every worker (and whatever it forked) and any reproducer still being confirmed: after
+        run(), or instead of it (an engine found wanting after the probe)."""
         self._stop_pool()
+        if self.stats.causes is not None:
+            self.stats.causes.close()
 
     def _stop_pool(self):
         for w in self.pool:  # idle after a normal end; after the deadline, Ctrl-C or an error, killed mid-case

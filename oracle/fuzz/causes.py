@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from oracle.fuzz import sandbox
 from oracle.fuzz.store import FindingStore, file_name
 from oracle.mlp import MLPFinding
 
@@ -70,6 +71,7 @@ class Ledger:
         self._queue = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread = None
+        self._running = None  # the reproducer process confirming a root cause now, if any
 
     def __iter__(self):
         return iter(list(self.causes.values()))
@@ -154,7 +156,7 @@ class Ledger:
             rc.state = "unconfirmed"
             return
         if self._store is None:
-            self._store = FindingStore(self.out, self.memory_mb)
+            self._store = FindingStore(self.out, self.memory_mb, started=self._started)
         name = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}")
         timeout = 60.0 if left is None else min(60.0, left - MARGIN)  # done before the campaign's end
         fails = (1,) if finding.kind not in STUCK else ("timeout", 1, *range(-64, 0), *range(2, 256))
@@ -176,6 +178,30 @@ class Ledger:
         if saved.path is not None:
             rc.path = saved.path
 
+    def _started(self, proc):
+        self._running = proc
+
+    def close(self):
+        """Stop now: what is waiting is unconfirmed, and a reproducer running is killed (its whole
+        group), so that nothing outlives the campaign."""
+        self._drain()
+        if self._thread is not None:
+            if self._running is not None:
+                sandbox.kill_group(self._running.pid)
+            self._queue.put(None)
+            self._thread.join(5.0)
+            self._thread = None
+
+    def _drain(self):
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self.causes[item[2]].state = "unconfirmed"
+            self._queue.task_done()
+
     def finish(self, deadline=None):
         """Wait for the saving and confirming (until `deadline`, a time.monotonic(); None: to the end);
         what is still waiting then is unconfirmed."""
@@ -184,17 +210,14 @@ class Ledger:
             return
         while self._queue.unfinished_tasks and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.05)
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            self.causes[item[2]].state = "unconfirmed"
-            self._queue.task_done()
+        self._drain()
         self._queue.put(None)
         # The reproducer running now ends by the hard end (its timeout says so); wait for it to clean up
         # its temporary files, which a thread stopped at interpreter exit would leave behind.
         self._thread.join(None if self.hard_end is None else max(0.1, self.hard_end - time.monotonic() + MARGIN))
+        if self._thread.is_alive():
+            self.close()
+        self._thread = None
         for rc in self:
             if rc.state == "saving":
                 rc.state = "unconfirmed"

@@ -160,13 +160,16 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-def run_script(script, args=(), timeout=60.0, memory_mb=0, cwd=None):
+def run_script(script, args=(), timeout=60.0, memory_mb=0, cwd=None, started=None):
     """Run a Python script sandboxed: (exit code, or "timeout"; the tail of what it printed).
-    Its whole process group is killed once it is done, so nothing it forked outlives it."""
+    Its whole process group is killed once it is done, so nothing it forked outlives it.
+    started(proc): told the process as soon as it runs, so that a caller can kill its group sooner."""
     limit = (memory_mb << 20) + (2 << 30) if memory_mb else 0  # its own Python and torch: ~2 GB of address space
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(limit), str(script), *map(str, args)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd, start_new_session=True)
+        if started is not None:
+            started(proc)
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -86,8 +86,9 @@ def _alive(pid):
 class FindingStore:
     """A directory of root causes, one name each."""
 
-    def __init__(self, out_dir, memory_mb=0, verify=True):
+    def __init__(self, out_dir, memory_mb=0, verify=True, started=None):
         self.dir = pathlib.Path(out_dir)
+        self.started = started  # told each reproducer process as it starts (see sandbox.run_script)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.memory_mb = memory_mb  # the reproducer's memory limit, as the workers'
         self.verify = verify  # run each reproducer, and publish only one that fails (False: publish as it is)
@@ -136,7 +137,8 @@ class FindingStore:
             # Before publishing, so that the window between the two links stays tiny.
             code, output = None, ""
             if verify:
-                code, output = sandbox.run_script(tmp_py, timeout=timeout, memory_mb=self.memory_mb, cwd=self.dir)
+                code, output = sandbox.run_script(tmp_py, timeout=timeout, memory_mb=self.memory_mb, cwd=self.dir,
+                                                  started=self.started)
                 if code not in fails:
                     return Saved("noise", None, code, output)
             tmp_json = _write_temp(json_path, json.dumps(case(code), indent=1, default=str) + "\n")

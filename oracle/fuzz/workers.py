@@ -33,6 +33,7 @@ from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.ops import OPS
 
 PROBE_TIMEOUT = 1.0  # seconds an op may take when probed: a scalar op takes microseconds
+PROBE_GRACE = 1.5  # seconds past the budget the probe may still use (within the campaign's 5 s of slack)
 READY_TIMEOUT = 120.0  # seconds a new worker may take to import torch and the engine
 
 
@@ -78,7 +79,7 @@ def serve(state, request, emit, progress=None):
     if what == "probe":
         for n, name in enumerate(request[1]):
             _started(progress, n, 2)
-            if state.job.deadline is not None and time.monotonic() >= state.job.deadline:
+            if state.job.deadline is not None and time.monotonic() >= state.job.deadline + PROBE_GRACE:
                 emit(("op", OpProbe(name, "unprobed", "no time was left to probe it"), None, None))
                 continue
             emit(("op", *_probe(state, name)))
@@ -127,8 +128,9 @@ def _probe(state, name):
 
 
 def probe_limit(job):
-    """The time one op may take when probed: PROBE_TIMEOUT, the case timeout, and what is left."""
-    left = 1e9 if job.deadline is None else job.deadline - time.monotonic()
+    """The time one op may take when probed: PROBE_TIMEOUT, the case timeout, and what is left (the
+    probe may use PROBE_GRACE past the budget: a campaign whose start-up took it all still probes)."""
+    left = 1e9 if job.deadline is None else job.deadline + PROBE_GRACE - time.monotonic()
     return max(0.05, min(PROBE_TIMEOUT, job.timeout, left))
 
 
