@@ -55,6 +55,7 @@ class Finding:
     torch: float | None = None
     detail: str = ""
     program: object = None  # the Program it was found in
+    limit: float | None = None  # a timeout's: the seconds the engine was given, which its reproducer gives it too
 
     @property
     def signature(self):

@@ -238,7 +238,7 @@ def test_racing_threads_one_signature_exactly_one_wins(tmp_path):
 
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         results = list(pool.map(record, range(n)))
-    winners = [r.path for r in results if r.state == "confirmed"]
+    winners = [r.path for r in results if r.state == "written"]  # published, not run (verify=False)
     assert len(winners) == 1
     assert_complete_and_consistent(tmp_path, orphans_allowed=0)
     _, point, meta = load_case(winners[0])
@@ -266,7 +266,7 @@ def test_racing_processes_one_signature_exactly_one_wins(tmp_path):
             pass
         origin = load("micrograd.engine:Value", sandboxed=False)[1]
         saved = store.record(finding.signature, finding, program, [0.5], dict(seed=i), origin)
-        print("won" if saved.state == "confirmed" else "lost")
+        print("won" if saved.state == "written" else "lost")
     """)
     procs = [subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE, text=True)
              for i in range(4)]

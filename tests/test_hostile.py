@@ -42,13 +42,16 @@ def survivors(tag, wait=3.0):
         time.sleep(0.1)
 
 
-def campaign(tmp_path, engine, *args, seconds=8):
-    """A campaign against a hostile engine in a fresh Python: (exit code, stdout, stderr, summary)."""
+def campaign(tmp_path, engine, *args, cases=40, seconds=30):
+    """A campaign against a hostile engine in a fresh Python: (exit code, stdout, stderr, summary). It
+    ends after `cases` cases, so that what it finds does not depend on how loaded the machine is; the
+    `seconds` are a backstop."""
     tag = uuid.uuid4().hex
     summary = tmp_path / "summary.json"
     env = {**os.environ, TAG: tag}
     spec = f"{ROOT}/tests/hostile/{engine}.py:Value"
     done = subprocess.run([sys.executable, "-m", "oracle", "fuzz", "--engine", spec, "--seconds", str(seconds),
+                           "--cases", str(cases),
                            "--workers", "2", "--seed", "1", "--out", str(tmp_path / "out"), "--summary-json",
                            str(summary), *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)

@@ -208,7 +208,8 @@ class Campaign:
         engine's method for it (which the worker reported when it was ready)."""
         probed = OpProbe(name, "broken", detail, kind, POINTS[OPS[name].arity][0])
         program, point = probed.finding_case()
-        finding = Finding(kind, program.n_inputs, name, point, detail=detail, program=program)
+        finding = Finding(kind, program.n_inputs, name, point, detail=detail, program=program,
+                          limit=PROBE_TIMEOUT if kind == "timeout" else None)
         self._op_answer(probed, finding, fallback(finding, place=methods.get(name)), ops)
 
     def _tampered(self, changes):
@@ -424,7 +425,7 @@ class Campaign:
             while w.outstanding[0][0] != running:
                 self._retry.append(w.outstanding.pop(0))
             i, cseed, kind_ = w.outstanding.pop(0)
-            f = stuck_finding(kind, None, cseed, kind_, self.ops, detail)
+            f = stuck_finding(kind, None, cseed, kind_, self.ops, detail, w.limit() if kind == "timeout" else None)
             self.stats.add(CaseResult(kind_, finding=f))
             self._symptom(i, f, fallback(f, place=self.probed.methods.get(getattr(f, "op", ""))), reducing=False,
                           output=w.output.tail()[0])

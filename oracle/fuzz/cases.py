@@ -208,7 +208,7 @@ def run_case(cseed, kind, Engine, ops, through_nn=False):
                       report.findings[0] if report.findings else None)
 
 
-def stuck_finding(kind, exc, cseed, case_kind_, ops, detail):
+def stuck_finding(kind, exc, cseed, case_kind_, ops, detail, limit=None):
     """A "timeout" or "crash" finding for a case that did not finish. When `exc` interrupted the
     checker, its traceback says at which input point, and in which node or pass, the engine was."""
     case, extra = build_case(cseed, case_kind_, ops)
@@ -229,4 +229,4 @@ def stuck_finding(kind, exc, cseed, case_kind_, ops, detail):
         point = extra[0]
         detail += f"; the point is one of the case's {len(extra)} (the first is shown)"
     op = case.instrs[node - case.n_inputs].op if node is not None and node >= case.n_inputs else ""
-    return Finding(kind, node, op, list(point), detail=detail + where, program=case)
+    return Finding(kind, node, op, list(point), detail=detail + where, program=case, limit=limit)

@@ -128,6 +128,8 @@ def fallback(finding, root="", Engine=None, place=None):
     method = graph.method_of(op) if op is not None else ""
     if place is None and Engine is not None and method:
         place = graph.place_of(getattr(Engine, method, None))
+    elif place is not None:
+        method = place.function  # where the engine was when it hung or crashed: that method is at fault
     point = getattr(finding, "point", None) or []
     cls = 3 if _is_python_float(finding) else klass(*point)
     what = {"timeout": "does not finish", "crash": "kills its process", "memory": "runs out of memory"}.get(

@@ -22,9 +22,11 @@ def reproducer_source(program, point, origin, finding=None, cause=None):
     """A standalone script: f defined once from the program, run on the engine and on torch
     float64 at `point`; it prints the mismatch and exits 1 while there is one, 0 once fixed."""
     kind = finding.kind if finding is not None else ""
+    limit = getattr(finding, "limit", None)
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
-            f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...")
-    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, (), data,
+            f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
+            f"TIME_LIMIT = {limit!r}  # seconds the engine is given, as the oracle gave it (None: no limit)")
+    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, ("signal",), data,
                    _PROGRAM.format(f=program.source()))
 
 
@@ -165,6 +167,29 @@ def real(x, what):
     return float(x)
 
 
+def within_time(run):
+    """run(), interrupted with TimeoutError after TIME_LIMIT seconds when there is one."""
+    if not TIME_LIMIT:
+        return run()
+
+    def alarm(signum, frame):
+        raise TimeoutError(f"no result after {{TIME_LIMIT:g}} s")
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    try:
+        return run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def engine_side(Engine):
+    xs = [Engine(x) for x in POINT]
+    out = f(*xs)
+    out.backward()
+    return [real(out.data, "the output's data")] + [real(x.grad, f"x{{i}}.grad") for i, x in enumerate(xs)]
+
+
 def main(spec):
     Engine = load_engine(spec)
     at = ", ".join(f"x{{i}}={{x!r}}" for i, x in enumerate(POINT))
@@ -173,15 +198,12 @@ def main(spec):
     out.backward()
     want = [out.item()] + [0.0 if t.grad is None else t.grad.item() for t in ts]
     try:
-        xs = [Engine(x) for x in POINT]
-        out = f(*xs)
-        out.backward()
-        got = [real(out.data, "the output's data")] + [real(x.grad, f"x{{i}}.grad") for i, x in enumerate(xs)]
+        got = within_time(lambda: engine_side(Engine))
     except Exception as e:  # the engine raising where torch gives a number is the bug
         print(CAUSE + "\\n")
         print(f"The engine failed: {{type(e).__name__}}: {{e}}\\nat {{at}}; torch={{want[0]!r}}")
         return 1
-    names = ["value of the output"] + [f"gradient of the output with respect to x{{i}}" for i in range(len(xs))]
+    names = ["value of the output"] + [f"gradient of the output with respect to x{{i}}" for i in range(len(POINT))]
     bad = [(name, a, b) for name, a, b in zip(names, got, want) if not close(a, b)]
     if bad:
         print(CAUSE + "\\n")

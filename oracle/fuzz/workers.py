@@ -105,10 +105,12 @@ def _probe(state, name):
     """(OpProbe, finding, cause) for one op: finding and cause when the op is broken."""
     op = OPS[name]
     limit = probe_limit(state.job)
+    stopped = None  # where the alarm found the engine, for a hang
     try:
         with time_limit(limit):
             probed = probe_op(state.Engine, op)
-    except CaseTimeout:
+    except CaseTimeout as e:
+        stopped = graph.innermost(e.__traceback__, state.origin.root)
         probed = OpProbe(name, "broken", f"no result after {limit:.3g} s", "timeout", POINTS[op.arity][0])
     _take_output(state)
     if probed.status != "broken":
@@ -123,7 +125,10 @@ def _probe(state, name):
         except (Exception, CaseTimeout):
             finding = None
     if finding is None:
-        finding = Finding(probed.kind, program.n_inputs, name, point, detail=probed.reason, program=program)
+        finding = Finding(probed.kind, program.n_inputs, name, point, detail=probed.reason, program=program,
+                          limit=limit if probed.kind == "timeout" else None)
+    if probed.kind == "timeout":
+        return probed, finding, fallback(finding, state.origin.root, state.Engine, stopped)
     return probed, finding, _diagnose(state, finding)
 
 
@@ -155,18 +160,23 @@ def work(state, i, cseed, kind, emit):
         with time_limit(_limit(job)):
             result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours)
     except CaseTimeout as e:
+        limit = _limit(job)
         result = CaseResult(kind, finding=stuck_finding("timeout", e, cseed, kind, state.ops,
-                                                        f"no result after {_limit(job):g} s"))
+                                                        f"no result after {limit:g} s", limit))
+        stopped = graph.innermost(e.__traceback__, state.origin.root)  # where the alarm found the engine
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit from the engine, or a bug of the oracle's: one case, not the campaign
         detail = f"{type(e).__name__}: {e}".strip()
         result = CaseResult(kind, finding=stuck_finding("crash", e, cseed, kind, state.ops, detail))
+        stopped = graph.innermost(e.__traceback__, state.origin.root)
+    else:
+        stopped = None
     result.cpu = time.process_time() - cpu
     f = result.finding
     if f is not None:
         result.cause = _diagnose(state, f) if f.kind not in ("timeout", "crash") else fallback(
-            f, state.origin.root, state.Engine)
+            f, state.origin.root, state.Engine, stopped)
     result.printed, result.output = _take_output(state)
     if f is None:
         result.output = ""
