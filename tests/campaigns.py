@@ -1,13 +1,14 @@
 """Running the fuzzer as a user does, for the tests: `python -m oracle` in a fresh Python, or the same
 entry point in this process (its workers are still sandboxed processes: this saves the ~2 s a fresh
-Python takes to import torch, and shares one forkserver among the campaigns), and reading what a
-campaign's summary says."""
+Python takes to import torch, and shares one forkserver among the campaigns), reading what a
+campaign's summary says, and finding the processes a campaign left behind."""
 import io
 import json
 import os
 import pathlib
 import subprocess
 import sys
+import time
 from contextlib import redirect_stderr, redirect_stdout
 
 from oracle.__main__ import main as oracle_main
@@ -58,3 +59,26 @@ def reproduce(script, *engine, path=None):
     done = subprocess.run([sys.executable, str(script), *engine], capture_output=True, text=True,
                           cwd=pathlib.Path(script).parent, env=env, timeout=120)
     return done.returncode, done.stdout + done.stderr
+
+
+TAG = "ORACLE_TEST_CAMPAIGN"  # every process a campaign starts inherits it, its engine's children too
+
+
+def survivors(tag, wait=3.0):
+    """The processes still running, `wait` seconds at most after the campaign exited, that descend from
+    the campaign tagged `tag` (multiprocessing's forkserver exits on its own once its parent has),
+    as their command lines."""
+    end = time.monotonic() + wait
+    while True:
+        found = []
+        for proc in pathlib.Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if f"{TAG}={tag}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        if not found or time.monotonic() > end:
+            return found
+        time.sleep(0.1)

@@ -6,10 +6,8 @@ holds only complete findings. How long each takes is scripts/bench_sandbox.py's 
 is a promise measured there, not a timed assertion here)."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -17,29 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from oracle.fuzz.store import load_case  # noqa: E402
-from tests.campaigns import ROOT, causes  # noqa: E402
-
-TAG = "ORACLE_TEST_CAMPAIGN"  # every process a campaign starts inherits it, its engine's children too
-
-
-def survivors(tag, wait=3.0):
-    """The processes still running, `wait` seconds at most after the campaign exited, that descend from
-    the campaign tagged `tag` (multiprocessing's forkserver exits on its own once its parent has),
-    as their command lines."""
-    end = time.monotonic() + wait
-    while True:
-        found = []
-        for proc in pathlib.Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                if f"{TAG}={tag}".encode() in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:  # gone meanwhile, or not ours to read
-                continue
-        if not found or time.monotonic() > end:
-            return found
-        time.sleep(0.1)
+from tests.campaigns import ROOT, TAG, causes, survivors  # noqa: E402
 
 
 def campaign(tmp_path, engine, *args, cases=40, seconds=30):

@@ -1,0 +1,97 @@
+"""Benchmark (not a test): how well and how fast the fuzzer diagnoses learners' engines.
+
+For every engine of the zoo (tests/zoo/: learner-style engines, one classic mistake each, and two
+correct controls), a full campaign on one core, `--seconds 10 --workers 1 --seed 1`, run as a user
+runs it (`python -m oracle fuzz` in a fresh Python), and a table:
+
+  engine     the zoo engine
+  expected   the root cause the manifest (tests/zoo/__init__.py) names: cause, method, classes
+  reported   the root causes of class 1 and 2 the campaign reported (and how many of class 3)
+  right      whether exactly the expected one was reported (or, for a Python-float mistake, none of
+             class 1 or 2 and the expected class-3 line)
+  first      seconds from the campaign's start to that root cause (start-up included)
+  size       ops of its reduced reproducer
+  wall       the campaign's wall time
+
+    python scripts/bench_diagnosis.py                     # every zoo engine, ~5 minutes
+    python scripts/bench_diagnosis.py --only no_seed,radd_recursion --json diagnosis.json
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.zoo import LEARNER_ROOT, ZOO  # noqa: E402
+
+
+def campaign(name, seconds, out):
+    engine = (["--engine", "micrograd.engine:Value", "--engine-path", str(LEARNER_ROOT)] if name == "learner_pkg"
+              else ["--engine", f"{ROOT}/tests/zoo/{name}.py:Value"])
+    summary = pathlib.Path(out) / "summary.json"
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "oracle", "fuzz", *engine, "--seconds", str(seconds), "--workers", "1",
+                    "--seed", "1", "--out", str(pathlib.Path(out) / "findings"), "--summary-json", str(summary)],
+                   cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+    return json.loads(summary.read_text()), time.monotonic() - start
+
+
+def row(name, summary, wall):
+    expect = ZOO[name]
+    classes = summary["classes"]
+    counted = classes["ordinary"] + classes["edge"]
+    class3 = classes["python_float"]
+    if expect.cause == "none":
+        right, hit = not counted, None
+    elif not counted and 3 in expect.classes:
+        hits = [r for r in class3 if r["method"] == expect.method and (
+            expect.cause != "python-float" or r["detail"] == expect.detail)]
+        right, hit = bool(hits), (hits[0] if hits else None)
+    else:
+        hit = counted[0] if len(counted) == 1 else None
+        right = hit is not None and (hit["cause"], hit["method"]) == (expect.cause, expect.method) and (
+            hit["class"] in expect.classes)
+    classes_ = "/".join(map(str, expect.classes))
+    expected = "none" if expect.cause == "none" else f"{expect.cause} {expect.method} (class {classes_})"
+    reported = ", ".join(f"{r['cause']} {r['method']} (class {r['class']})" for r in counted) or "none"
+    reported += f" + {len(class3)} class 3" if class3 else ""
+    return {"engine": name, "expected": expected, "reported": reported,
+            "right": right, "first": round(hit["seconds"], 2) if hit else None,
+            "size": hit["ops"] if hit else None, "wall": round(wall, 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated zoo engines (default: all)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="each campaign's budget (default: 10)")
+    parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else sorted(ZOO)
+    unknown = [n for n in names if n not in ZOO]
+    if unknown:
+        parser.error(f"not zoo engines: {', '.join(unknown)}")
+    rows = []
+    for name in names:
+        with tempfile.TemporaryDirectory() as out:
+            rows.append(row(name, *campaign(name, args.seconds, out)))
+        print(f"{name}: {'right' if rows[-1]['right'] else 'WRONG'} ({rows[-1]['reported']})", file=sys.stderr,
+              flush=True)
+    header = ("engine", "expected", "reported", "right", "first", "size", "wall")
+    cells = [[str(r[h]) if r[h] is not None else "-" for h in header] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    print(f"{sum(r['right'] for r in rows)}/{len(rows)} engines diagnosed right "
+          f"(python -m oracle fuzz --seconds {args.seconds:g} --workers 1 --seed 1 on each)")
+    for line in [header, *cells]:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0 if all(r["right"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
