@@ -4,10 +4,11 @@
   selftest       plant mutants in copies of micrograd and check the fuzzer finds each
   compare        run a micrograd program in micrograd and PyTorch side by side
   train-compare  train an MLP in micrograd and PyTorch from the same weights
+  report         merge the summaries of the campaigns (shards, machines) that shared --out
 
 Each command's module has `configure(parser)` and `main(args) -> exit code`, and each command needs
-one extra of pyproject.toml: without it, `--help` still works, and running it says in one line what
-to install (exit code 2).
+one extra of pyproject.toml (report, which only reads JSON, none): without it, `--help` still works,
+and running it says in one line what to install (exit code 2).
 """
 import importlib
 import sys
@@ -21,6 +22,8 @@ COMMANDS = {  # command -> (module, the extra it needs, one-line help)
     "compare": ("oracle.teach.compare", "oracle", "run a micrograd program in micrograd and PyTorch side by side"),
     "train-compare": ("oracle.teach.train_compare", "train",
                       "train an MLP in micrograd and PyTorch from the same weights"),
+    "report": ("oracle.fuzz.report", None,
+               "merge the summaries of the campaigns (shards, machines) that shared --out"),
 }
 
 

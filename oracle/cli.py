@@ -37,6 +37,8 @@ def not_installed(names, how):
 def missing_extra(extra):
     """None when every distribution of `extra` can be imported; else what is missing and the pip
     command that installs it, in words for one line. Only looks for the modules, imports none."""
+    if extra is None:
+        return None
     missing = [d for d in EXTRAS[extra] if importlib.util.find_spec(IMPORT_NAMES.get(d, d)) is None]
     return not_installed(missing, f"pip install 'micrograd[{extra}]'") if missing else None
 

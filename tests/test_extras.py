@@ -43,9 +43,9 @@ def test_the_extras_table_is_pyprojects():
 
 
 def test_every_command_needs_an_extra_that_exists():
-    assert {extra for _, extra, _ in COMMANDS.values()} <= set(EXTRAS)
+    assert {extra for _, extra, _ in COMMANDS.values()} <= set(EXTRAS) | {None}
     assert {name: extra for name, (_, extra, _) in COMMANDS.items()} == {
-        "fuzz": "oracle", "selftest": "oracle", "compare": "oracle", "train-compare": "train"}
+        "fuzz": "oracle", "selftest": "oracle", "compare": "oracle", "train-compare": "train", "report": None}
 
 
 def test_the_test_extra_holds_every_commands_extra():
@@ -61,7 +61,7 @@ def test_missing_extra_names_what_is_missing(monkeypatch):
 
 # --- the plain install, for real ---
 
-HELP = [[], ["fuzz"], ["selftest"], ["compare"], ["train-compare"]]
+HELP = [[], ["fuzz"], ["selftest"], ["compare"], ["train-compare"], ["report"]]
 RUN = {  # argv -> the extra its one line must name
     ("compare", "--example", "readme"): "oracle",
     ("fuzz", "--seconds", "1"): "oracle",
@@ -114,3 +114,8 @@ def test_plain_install_every_command_says_which_extra_to_install(plain_python, t
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"python -m oracle {argv[0]}: needs torch, ")
         assert r.stderr.endswith(f"which are not installed: pip install 'micrograd[{extra}]'\n"), r.stderr
+
+
+def test_plain_install_reports_a_shared_findings_folder_with_no_extra(plain_python, tmp_path):
+    r = run_plain(plain_python, tmp_path, ["report", str(tmp_path)])
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "holds no campaign's summary" in r.stderr, r.stderr

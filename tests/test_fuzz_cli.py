@@ -5,6 +5,7 @@ the same name as this project's. Each campaign is a few cases with a fixed seed.
 Usage errors and a few campaigns run as real subprocesses; the others run the same entry point in
 this process (its workers are still sandboxed processes), which saves the ~2 s a fresh Python takes
 to import torch, and shares one forkserver among them."""
+import json
 import pathlib
 import shutil
 from collections import Counter
@@ -32,7 +33,8 @@ def test_micrograd_passes_a_short_campaign_with_exit_0_and_a_full_summary(tmp_pa
     assert summary["nodes"] > 0 and summary["seed"] == 1 and summary["shard"] == "1/1" and summary["strict"]
     assert summary["kinds"]["deep"] == 2  # the deep chain and the deep net come first in every campaign
     assert summary["coverage"]["ops_enabled"] == len(OPS) and 0 < summary["coverage"]["ops_seen"] <= len(OPS)
-    assert not any((tmp_path / "findings").iterdir())  # nothing found, nothing written
+    written = [p.name for p in (tmp_path / "findings").iterdir()]
+    assert written == ["campaigns"]  # nothing found, no finding written: only the campaign's summary, for report
 
 
 @pytest.mark.parametrize("args", [
@@ -70,7 +72,7 @@ def test_an_engine_that_cannot_be_driven_says_why_and_writes_a_summary_that_says
     code, out, err, summary = fuzz(tmp_path, "--engine", "tests.hostile.numpy_data:Value", "--cases", 5)
     assert code == 2 and "cannot be driven: Engine(0.7).data is a numpy.ndarray, not a number" in err, out + err
     assert "cannot be driven" in summary["error"] and summary["engine_file"].endswith("numpy_data.py")
-    assert not any((tmp_path / "findings").iterdir())
+    assert not any((tmp_path / "findings").glob("*.py"))
 
 
 def test_kind_choices_are_the_case_kinds_and_all():
@@ -103,6 +105,51 @@ def test_shard_flag_runs_exactly_that_shards_cases(tmp_path):
     assert code == 0 and summary["shard"] == "2/3" and summary["cases"] == 30, out + err
     mix = cases.kind_mix("expr", OPS)
     assert summary["kinds"] == dict(Counter(cases.base_kind(k) for _, _, k in cases.plan(1, (2, 3), 30, mix)))
+
+
+def test_shard_auto_takes_k_of_n_from_a_slurm_array_or_a_kubernetes_indexed_job():
+    from oracle.cli import UsageError
+    from oracle.fuzz.command import scheduler_shard
+    slurm = {"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_MIN": "5", "SLURM_ARRAY_TASK_COUNT": "4"}
+    assert scheduler_shard(slurm)[:2] == (3, 4) and "Slurm" in scheduler_shard(slurm)[2]
+    assert scheduler_shard({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "2"})[:2] == (1, 2)
+    k8s = {"JOB_COMPLETION_INDEX": "0", "JOB_COMPLETIONS": "8"}
+    assert scheduler_shard(k8s)[:2] == (1, 8) and "Kubernetes" in scheduler_shard(k8s)[2]
+    for bad, words in (({}, "no scheduler said"), ({"JOB_COMPLETION_INDEX": "3"}, "JOB_COMPLETIONS is not set"),
+                       ({"JOB_COMPLETION_INDEX": "8", "JOB_COMPLETIONS": "8"}, "is not 1..N"),
+                       ({"SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"}, "not a number")):
+        with pytest.raises(UsageError, match=words):
+            scheduler_shard(bad)
+
+
+def test_shard_auto_on_a_kubernetes_indexed_job_says_where_it_came_from(tmp_path):
+    env = {"JOB_COMPLETION_INDEX": "1", "JOB_COMPLETIONS": "3"}
+    code, out, err, summary = fuzz(tmp_path, "--shard", "auto", "--cases", 5, "--kind", "expr",
+                                   run=lambda *a: oracle(*a, env=env))
+    assert code == 0 and summary["shard"] == "2/3", out + err
+    assert "shard 2/3 from Kubernetes' JOB_COMPLETION_INDEX and JOB_COMPLETIONS" in out
+
+
+def test_two_shards_in_one_folder_report_each_root_cause_once(tmp_path):
+    for k in (1, 2):
+        code, out, err, _ = fuzz(tmp_path, "--engine", "oracle.fuzz.mutants:tanh_grad", "--kind", "expr",
+                                 "--cases", 40, "--shard", f"{k}/2")
+        assert code == 1, out + err
+    shards = [json.loads(p.read_text()) for p in (tmp_path / "findings" / "campaigns").glob("*.json")]
+    assert sorted(s["shard"] for s in shards) == ["1/2", "2/2"]
+    code, out, err = oracle_here("report", tmp_path / "findings", "--json", tmp_path / "merged.json")
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    assert code == 1 and merged["cases"] == 80 == sum(s["cases"] for s in shards), out + err
+    assert merged["nodes"] == sum(s["nodes"] for s in shards)
+    (row,) = merged["classes"]["ordinary"]
+    assert row["campaigns"] == 2 and row["symptoms"] == sum(causes(s)[0]["symptoms"] for s in shards)
+    assert row["method"] == "_tanh_backward" and "found by 2 campaign(s)" in out and "2 campaign(s)" in out
+    assert merged["coverage"]["ops_seen"] >= max(s["coverage"]["ops_seen"] for s in shards)
+
+
+def test_report_of_a_folder_with_no_campaign_is_one_line_and_exit_2(tmp_path):
+    code, out, err = oracle_here("report", tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "holds no campaign's summary" in err
 
 
 def test_a_case_is_a_function_of_the_seed_and_its_index_alone():

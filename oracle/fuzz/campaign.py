@@ -455,15 +455,6 @@ class Campaign:
             pass
 
 
-def coverage_summary(stats, ops):
-    """Op coverage (ops seen of those enabled, rarest first) and op-pair coverage of programs."""
-    seen = {o: stats.ops.get(o, 0) for o in ops}
-    rarest = sorted(seen, key=lambda o: (seen[o], o))[:3]
-    pairs = sum(1 for (a, b) in stats.pairs if a in seen and b in seen)
-    return {"ops_seen": sum(1 for n in seen.values() if n), "ops_enabled": len(ops),
-            "rarest": {o: seen[o] for o in rarest}, "pairs_seen": pairs, "pairs_possible": len(ops) ** 2}
-
-
 def default_seed():
     """A random campaign seed, small enough to type back in to replay the campaign."""
     return int.from_bytes(os.urandom(4), "big")

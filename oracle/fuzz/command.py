@@ -23,7 +23,7 @@ from oracle.cli import UsageError, name_list, one_line, positive, write_json
 from oracle.fuzz import forkserver
 from oracle.fuzz.engines import DEFAULT_ENGINE, EngineSpecError, parse_spec
 from oracle.fuzz.sandbox import default_memory_mb
-from oracle.fuzz.summary import Progress, print_summary, probe_lines
+from oracle.fuzz.summary import Progress, print_summary, probe_lines, record
 from oracle.fuzz.summary import summary as make_summary
 from oracle.fuzz.timeouts import TIMEOUT
 from oracle.ops import OPS
@@ -43,10 +43,39 @@ def _workers(text):
 
 
 def _shard(text):
+    if text.strip() == "auto":
+        return "auto"
     m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
     if not m or not 1 <= int(m[1]) <= int(m[2]):
-        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N (for example 2/4)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N (for example 2/4), nor auto")
     return int(m[1]), int(m[2])
+
+
+def scheduler_shard(environ=None):
+    """(K, N, where they came from) for --shard auto: a Slurm job array's task (SLURM_ARRAY_TASK_ID
+    among SLURM_ARRAY_TASK_COUNT, counted from SLURM_ARRAY_TASK_MIN) or a Kubernetes Indexed Job's
+    pod (JOB_COMPLETION_INDEX, from 0, among JOB_COMPLETIONS, which the Job's pod template sets from
+    its .spec.completions). UsageError when neither is there."""
+    env = os.environ if environ is None else environ
+    try:
+        if "SLURM_ARRAY_TASK_ID" in env:
+            k = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0")) + 1
+            n = int(env["SLURM_ARRAY_TASK_COUNT"])
+            where = "Slurm's SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT"
+        elif "JOB_COMPLETION_INDEX" in env:
+            k, n = int(env["JOB_COMPLETION_INDEX"]) + 1, int(env["JOB_COMPLETIONS"])
+            where = "Kubernetes' JOB_COMPLETION_INDEX and JOB_COMPLETIONS"
+        else:
+            raise UsageError("--shard auto: no scheduler said which shard this is (a Slurm job array sets "
+                             "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT; for a Kubernetes Indexed Job set "
+                             "JOB_COMPLETIONS to its completions, beside the JOB_COMPLETION_INDEX it sets)")
+    except KeyError as e:
+        raise UsageError(f"--shard auto: {e.args[0]} is not set") from None
+    except ValueError as e:
+        raise UsageError(f"--shard auto: not a number: {one_line(e)}") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard auto: shard {k} of {n} from {where} is not 1..N")
+    return k, n, where
 
 
 def _ops(text):
@@ -83,7 +112,8 @@ def configure(parser):
                              "process, with no sandbox, for debugging")
     parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                         help="run only cases i with i %% N == K-1, so N machines with shards 1/N..N/N and one "
-                             "seed split one campaign without overlap (default: 1/1)")
+                             "seed split one campaign without overlap (default: 1/1); auto takes K/N from a "
+                             "Slurm job array or a Kubernetes Indexed Job (see the README)")
     parser.add_argument("--kind", choices=KIND_CHOICES, default="all",
                         help="what to generate: expr programs, deep graphs, mlp, train, or all: mostly expr, "
                              "some mlp and train, a few deep; every campaign of kind all or deep starts with a "
@@ -143,6 +173,13 @@ def _main(args, start):
     if args.replay:
         return replay(args)
     spec = _spec(args.engine if args.engine is not None else DEFAULT_ENGINE)
+    shard_from = ""
+    if args.shard == "auto":
+        *args.shard, shard_from = scheduler_shard()
+        args.shard = tuple(args.shard)
+        shard_from = f" from {shard_from}"
+    if args.seed is None and args.shard != (1, 1):
+        raise UsageError("--shard needs --seed: the shards of one campaign split the cases of one seed")
     from oracle.fuzz.store import check_out, sweep
     problem = check_out(args.out)
     if problem:
@@ -158,7 +195,7 @@ def _main(args, start):
     memory_mb = args.memory_mb or default_memory_mb(args.workers)
     k, n = args.shard
     where = f"{args.workers} worker" + "s" * (args.workers != 1) if args.workers else "in this process, no sandbox"
-    print(f"seed {seed}  (shard {k}/{n}, {where}, kind {args.kind}, budget {_budget(seconds, args.cases)}, "
+    print(f"seed {seed}  (shard {k}/{n}{shard_from}, {where}, kind {args.kind}, budget {_budget(seconds, args.cases)}, "
           f"memory {memory_mb:,} MB per worker)", flush=True)
     config = campaign.Config(engine=spec, engine_paths=tuple(args.engine_path), seed=seed, kind=args.kind,
                              shard=args.shard, workers=args.workers, strict=args.strict, cases=args.cases,
@@ -191,7 +228,8 @@ def _main(args, start):
         raise UsageError(one_line(e)) from None
     finally:
         run.close()
-    summary = make_summary(stats, config, probe, campaign.coverage_summary(stats, ops))
+    summary = make_summary(stats, config, probe, ops)
+    record(summary)
     print_summary(summary)
     if args.summary_json:
         write_json(args.summary_json, summary)

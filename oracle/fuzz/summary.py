@@ -7,6 +7,11 @@ The summary lists root causes, not symptoms, in the order that matters to a lear
 own, class 3 (Python float semantics where torch has an IEEE answer). Each with its line of the
 engine's code, how many cases showed it, and its one best reproducer.
 """
+import datetime
+import json
+import os
+import pathlib
+import socket
 import sys
 import time
 
@@ -58,6 +63,16 @@ def _progress_line(stats):
             + (f" (+{len(causes) - counted} class 3)" if len(causes) > counted else ""))
 
 
+def coverage(op_counts, pair_counts, ops):
+    """Op coverage (ops seen of those enabled, rarest first) and op-pair coverage of programs, from
+    how often each op and each (parent op, child op) pair occurred."""
+    seen = {o: op_counts.get(o, 0) for o in ops}
+    rarest = sorted(seen, key=lambda o: (seen[o], o))[:3]
+    pairs = sum(1 for (a, b) in pair_counts if a in seen and b in seen)
+    return {"ops_seen": sum(1 for n in seen.values() if n), "ops_enabled": len(ops),
+            "rarest": {o: seen[o] for o in rarest}, "pairs_seen": pairs, "pairs_possible": len(ops) ** 2}
+
+
 def probe_lines(probe, spec, named, strict):
     """The header lines that say which engine was loaded from where, and what probing found."""
     o = probe.origin
@@ -80,9 +95,10 @@ def probe_lines(probe, spec, named, strict):
     return lines
 
 
-def summary(stats, config, probe, cov):
-    """The campaign's summary as a dict (the --summary-json)."""
+def summary(stats, config, probe, ops):
+    """The campaign's summary as a dict (the --summary-json, and what `report` merges)."""
     s = max(stats.seconds, 1e-9)
+    cov = coverage(stats.ops, stats.pairs, ops)
     causes = list(stats.causes) if stats.causes is not None else []
     reported = [rc for rc in causes if rc.state != "noise"]
     counted = [rc for rc in reported if rc.cls < 3 or config.strict]
@@ -103,6 +119,8 @@ def summary(stats, config, probe, cov):
         "python_float_points": stats.domain,
         "noise": stats.noise,
         "coverage": cov,
+        "op_counts": dict(stats.ops),  # what `report` sums over shards
+        "pair_counts": {f"{a}<{b}": n for (a, b), n in stats.pairs.items()},  # parent<child
         "kinds": dict(stats.by_kind),
         "points": stats.points,
         "engine_output": {"printed_characters": stats.printed, "file_descriptor_bytes": stats.dropped},
@@ -121,7 +139,26 @@ def summary(stats, config, probe, cov):
         "worker_restarts": stats.respawns,
         "stopped": stats.stopped,
         "out": str(config.out),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+CAMPAIGNS = "campaigns"  # the folder of --out where each campaign leaves its summary, for `report`
+
+
+def record(summary):
+    """Leave the summary in its --out, atomically (many shards or machines may share --out):
+    OUT/campaigns/<host>-<pid>-seed<seed>-shard<K>of<N>.json."""
+    folder = pathlib.Path(summary["out"]) / CAMPAIGNS
+    folder.mkdir(parents=True, exist_ok=True)
+    k, n = summary["shard"].split("/")
+    final = folder / f"{summary['host']}-{summary['pid']}-seed{summary['seed']}-shard{k}of{n}.json"
+    tmp = folder / f".{final.name}.tmp"
+    tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, final)
+    return final
 
 
 def _row(rc, root):

@@ -1,0 +1,122 @@
+"""`python -m oracle report DIR`: one summary of the campaigns that shared a findings folder.
+
+Shards of one campaign on many machines (a CI matrix, a Slurm job array, a Kubernetes Indexed Job)
+write their findings to one shared --out, and each leaves its summary in DIR/campaigns/. This reads
+them and prints the merged summary: cases, node checks and CPU time summed, op coverage recomputed
+from the summed counts, and each root cause counted once however many shards found it, with its
+symptoms summed, its best class, and its best reproducer (the best class, then the smallest).
+Exit status: 0 no root cause that counts, 1 some, 2 a folder with no campaign in it.
+"""
+import json
+import pathlib
+import sys
+from collections import Counter
+
+from oracle.cli import UsageError, write_json
+from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, coverage
+
+BEST_STATES = ("confirmed", "taken", "written", "unconfirmed", "saving", "found", "reducing")
+
+
+def configure(parser):
+    parser.description = __doc__.split("\n\n", 1)[1].rsplit("\n", 2)[0]
+    parser.add_argument("dir", metavar="DIR", help="the --out that the campaigns shared")
+    parser.add_argument("--json", metavar="FILE", help="also write the merged summary as JSON to FILE (- for stdout)")
+
+
+def main(args):
+    try:
+        merged = merge(load(args.dir))
+    except UsageError as e:
+        print(f"python -m oracle report: error: {e}", file=sys.stderr)
+        return 2
+    if args.json == "-":
+        json.dump(merged, sys.stdout, indent=1)
+        print()
+    else:
+        print_report(merged)
+        if args.json:
+            write_json(args.json, merged)
+    return 1 if merged["findings"] else 0
+
+
+def load(folder):
+    """The summaries the campaigns left in folder/campaigns/; UsageError when there are none."""
+    where = pathlib.Path(folder) / CAMPAIGNS
+    if not pathlib.Path(folder).is_dir():
+        raise UsageError(f"{folder} is not a folder")
+    summaries = []
+    for path in sorted(where.glob("*.json")) if where.is_dir() else []:
+        try:
+            summaries.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{path}: not a campaign's summary ({e})") from None
+    if not summaries:
+        raise UsageError(f"{folder} holds no campaign's summary ({where} is empty or missing): give the --out "
+                         f"that the campaigns wrote to")
+    return summaries
+
+
+def merge(summaries):
+    """One summary from many campaigns' (see the module docstring)."""
+    engines = sorted({s["engine"] for s in summaries})
+    if len(engines) > 1:
+        raise UsageError(f"the campaigns tested different engines ({', '.join(engines)}): report them apart")
+    strict = any(s["strict"] for s in summaries)
+    ops = sorted({o for s in summaries for o in s["ops"]})
+    op_counts = sum((Counter(s.get("op_counts", {})) for s in summaries), Counter())
+    pairs = sum((Counter(s.get("pair_counts", {})) for s in summaries), Counter())
+    causes = {}
+    for s in summaries:
+        for section in SECTIONS.values():
+            for row in s["classes"][section]:
+                causes.setdefault(row["key"], []).append(row)
+    rows = [_merge_rows(found) for found in causes.values()]
+    total = {key: sum(s[key] for s in summaries) for key in ("cases", "nodes", "points", "noise", "cpu_seconds",
+                                                            "python_float_points")}
+    return {
+        "findings": sum(1 for r in rows if r["class"] < 3 or strict),
+        "classes": {name: sorted((r for r in rows if r["class"] == c), key=lambda r: -r["symptoms"])
+                    for c, name in SECTIONS.items()},
+        **total,
+        "seconds": max(s["seconds"] for s in summaries),  # the shards ran side by side
+        "op_checks_per_cpu_second": round(total["nodes"] / max(total["cpu_seconds"], 1e-9)),
+        "coverage": coverage(op_counts, [tuple(p.split("<")) for p in pairs], ops),
+        "engine": engines[0],
+        "strict": strict,
+        "campaigns": [{"host": s.get("host"), "seed": s["seed"], "shard": s["shard"], "cases": s["cases"],
+                       "stopped": s["stopped"]} for s in summaries],
+    }
+
+
+def _merge_rows(found):
+    """One root cause found by several campaigns: symptoms summed, the best class, the best reproducer."""
+    def rank(r):
+        return (r["class"], r["state"] not in ("confirmed", "taken"), r["ops"] if r["ops"] is not None else 1e9,
+                r["seconds"])
+    best = dict(min(found, key=rank))
+    best["symptoms"] = sum(r["symptoms"] for r in found)
+    best["kinds"] = dict(sum((Counter(r["kinds"]) for r in found), Counter()))
+    best["campaigns"] = len(found)
+    return best
+
+
+def print_report(merged):
+    cov = merged["coverage"]
+    shards = ", ".join(sorted({c["shard"] for c in merged["campaigns"]}))
+    seeds = ", ".join(str(s) for s in sorted({c["seed"] for c in merged["campaigns"]}))
+    print(f"{len(merged['campaigns'])} campaign(s) of engine {merged['engine']} (seed {seeds}; shards {shards})")
+    print(f"cases             {merged['cases']:,}; {merged['nodes']:,} nodes checked "
+          f"({merged['op_checks_per_cpu_second']:,} per CPU-second of cases)")
+    print(f"op coverage       {cov['ops_seen']}/{cov['ops_enabled']} ops; op pairs {cov['pairs_seen']}/"
+          f"{cov['pairs_possible']}")
+    classes = merged["classes"]
+    print(f"root causes       {merged['findings']} that count"
+          + (f"; {len(classes['python_float'])} of class 3" if classes["python_float"] else ""))
+    for c, name in SECTIONS.items():
+        if classes[name]:
+            print(f"\nclass {c}:")
+            for row in classes[name]:
+                for line in _cause_lines(row):
+                    print(line)
+                print(f"    found by {row['campaigns']} campaign(s)")
