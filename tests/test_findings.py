@@ -121,6 +121,21 @@ def test_a_name_is_recorded_once(tmp_path):
     assert first.path.name == "tanh.json" and store.recorded() == ["tanh"]
 
 
+def test_a_better_case_replaces_only_the_stores_own_name(tmp_path):
+    # The campaign's ledger replaces a root cause's reproducer when a better case of it comes; a
+    # name another store (another shard) published stays theirs.
+    store = FindingStore(tmp_path, verify=False)
+    record(store, "tanh", fake_finding("value", "tanh", [0.5]), Program(1, (Instr("exp", (0,)), Instr("tanh", (1,)))),
+           [0.5])
+    small = Program(1, (Instr("tanh", (0,)),))
+    again = store.record("tanh", fake_finding("value", "tanh", [0.7]), small, [0.7], {}, MICROGRAD, replace=True)
+    assert again.state == "written" and json.loads(again.path.read_text())["inputs"] == [0.7]
+    assert "exp" not in (tmp_path / "tanh.py").read_text() and store.recorded() == ["tanh"]
+    theirs = FindingStore(tmp_path, verify=False).record("tanh", fake_finding("value", "tanh", [0.9]), small, [0.9], {},
+                                                         MICROGRAD, replace=True)
+    assert theirs.state == "taken" and json.loads(again.path.read_text())["inputs"] == [0.7]
+
+
 # MLP(2, [2, 1]) with tanh: the planted 1 - t in tanh's derivative shows in the first layer's gradients.
 TANH_MLP = MLPSpec(nin=2, widths=(2, 1), act="tanh", loss="mse",
                    weights=((((0.5, -0.3), 0.1), ((0.8, 0.2), 0.0)), (((0.7, -0.4), 0.05),)),

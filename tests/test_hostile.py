@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -91,6 +92,19 @@ def test_an_engine_that_crawls_keeps_the_budget_and_its_slow_ops_are_timeout_fin
     assert code == 1, out + err
     assert summary["broken_ops"]["add"].startswith("timeout")
     assert any(r["cause"] == "timeout" and r["method"] == "__add__" for r in causes(summary, 1))
+
+
+def test_a_case_the_deadline_cuts_short_is_neither_a_case_nor_a_timeout():
+    # Cases queued before a campaign stopped still run; past its deadline each gets a sliver of
+    # time, and running out of that says nothing about the engine.
+    from oracle.fuzz.workers import Job, load, serve
+    job = Job(f"{ROOT}/tests/hostile/slow_add.py:Value", timeout=10.0, deadline=time.monotonic() - 5.0)
+    state, _ = load(job)
+    answers = []
+    serve(state, ("setup", ("add",)), answers.append)
+    serve(state, ("cases", [(0, 7, "expr")], {}), answers.append)
+    ((tag, i, result, reducing),) = answers
+    assert (tag, i, reducing, result.cut, result.finding, result.checks) == ("case", 0, False, True, None, 0)
 
 
 def test_an_engine_that_forks_leaves_no_process_behind(tmp_path):

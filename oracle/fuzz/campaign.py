@@ -201,7 +201,7 @@ class Campaign:
     def _op_answer(self, probed, finding, cause, ops):
         ops[probed.op] = probed
         if finding is not None:
-            self._symptom(-1, finding, cause, reducing=False)
+            self._symptom(-1, finding, cause, reducing=False, minimal=True)
 
     def _op_stuck(self, name, kind, detail, methods, ops):
         """An op whose probe never answered: a finding of kind timeout or crash, named after the
@@ -217,7 +217,8 @@ class Campaign:
         if changes:
             place = Place(self._origin().file, 1, "<module>", 1) if self._origin().file else None
             summary = f"importing the engine changes the interpreter: {'; '.join(changes)}"
-            self._symptom(-1, Tamper(tuple(changes)), make_cause("tamper", "", place, summary, 1), reducing=False)
+            self._symptom(-1, Tamper(tuple(changes)), make_cause("tamper", "", place, summary, 1), reducing=False,
+                          minimal=True)
 
     def _probe_here(self, names):
         try:
@@ -311,21 +312,23 @@ class Campaign:
         cases back to run again."""
         cfg, st = self.cfg, self.stats
         if not st.stopped:
-            counted = self.ledger().counted(cfg.strict)
+            counted = self.ledger().counted(cfg.strict, settled=True)
             if cfg.max_findings is not None and len(counted) >= cfg.max_findings:
                 st.stopped = "max-findings"
             elif cfg.deadline is not None and time.monotonic() >= cfg.deadline:
                 st.stopped = "budget"
         return bool(st.stopped) or (self._exhausted and not self._retry)
 
-    def _symptom(self, i, finding, cause, reducing, output="", deep=False):
-        self.ledger().symptom(finding, cause, i, self.elapsed(), reducing, output, deep)
+    def _symptom(self, i, finding, cause, reducing, output="", deep=False, minimal=False):
+        self.ledger().symptom(finding, cause, i, self.elapsed(), reducing, output, deep, minimal)
 
     def _handle(self, msg):
         """A worker's answer (or one from `serve` in this process); the case index it concerns."""
         tag, i = msg[0], msg[1]
         if tag == "case":
             _, _, result, reducing = msg
+            if result.cut:
+                return i
             self.stats.add(result)
             if result.finding is not None:
                 self._symptom(i, result.finding, result.cause, reducing, result.output, result.kind == "deep")

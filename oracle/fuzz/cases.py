@@ -191,6 +191,7 @@ class CaseResult:
     cpu: float = 0.0  # CPU seconds the case took in its process: a rate per core that load does not skew
     printed: int = 0  # characters the engine printed during the case
     output: str = ""  # the tail of what it printed, when the case has a finding
+    cut: bool = False  # the campaign's deadline cut it short: neither a case nor a finding
 
 
 def run_case(cseed, kind, Engine, ops, through_nn=False):

@@ -21,6 +21,7 @@ from oracle.mlp import MLPFinding
 
 STUCK = ("timeout", "crash", "memory")  # kinds whose reproducer fails by not finishing (or dying)
 MIN_CONFIRM = 1.0  # seconds: a reproducer needs at least this long (a fresh Python, torch) to be worth running
+UNREDUCED_RANK = 10.0  # what an unreduced case ranks below any reduced one by
 MARGIN = 0.3  # seconds before the campaign's hard end by which a reproducer run is over, its files cleaned up
 
 
@@ -47,7 +48,11 @@ class RootCause:
     path: object = None  # the published .json
     output: str = ""  # what the engine printed in the first symptom's case (its tail)
     reproducer_exit: object = None
-    saved_cls: int | None = None  # the class of the case published for it
+    published: tuple | None = None  # (state, finding, program, point, case_rank, size) of the case published
+    reproducer_output: str = ""  # what its reproducer printed when it was run (why it was cleared, for noise)
+    rank: float = 4.0  # the rank of the best case a worker reduces for it (see case_rank): workers learn it
+    case_rank: float = 1e9  # the rank of the case it is saved with (unreduced: UNREDUCED_RANK more)
+    deep_only: bool = False  # every symptom so far was in a deep case, which it waits for a small one to show
 
     @property
     def cls(self):
@@ -77,49 +82,71 @@ class Ledger:
         return iter(list(self.causes.values()))
 
     def known(self):
-        """key -> the class a reduction has been started for: what workers need not reduce again."""
-        return {k: rc.cls for k, rc in self.causes.items() if rc.state != "found"}
+        """key -> the rank of the best case reduced (or being reduced) for it: what workers need not
+        reduce again unless theirs ranks better."""
+        return {k: rc.rank for k, rc in self.causes.items() if rc.state != "found"}
 
-    def counted(self, strict):
-        """The root causes that count: classes 1 and 2, and class 3 too when strict; noise never."""
-        return [rc for rc in self if rc.state != "noise" and (rc.cls < 3 or strict)]
+    def counted(self, strict, settled=False):
+        """The root causes that count: classes 1 and 2, and class 3 too when strict; noise never.
+        settled: not those seen only in a deep case yet (for --max-findings: a small case that shows
+        it soon gives it its reproducer)."""
+        return [rc for rc in self if rc.state != "noise" and (rc.cls < 3 or strict)
+                and not (settled and rc.deep_only and rc.state == "found")]
 
-    def symptom(self, finding, cause, case, seconds, reducing, output="", deep=False):
+    def symptom(self, finding, cause, case, seconds, reducing, output="", deep=False, minimal=False):
         """A finding's cause seen in case `case`: the RootCause it belongs to. `reducing`: its worker
-        is reducing it, and will send the reduced case. `deep`: found in a deep case and not reduced
-        there; kept to save only if no small case shows the same cause by the campaign's end."""
+        is reducing it, and will send the reduced case (see `reduced`). `deep`: found in a deep case,
+        which is not reduced: kept, to be saved only if no small case shows the same cause by the
+        campaign's end. A symptom no worker reduces (a hang, a crash) is saved as it is. `minimal`:
+        its case is one op already (the probe's), as good as a reduced one."""
         key = cause.key(self.origin.root)
         rc = self.causes.get(key)
         if rc is None:
-            rc = self.causes[key] = RootCause(key, cause, case, seconds, output=output)
+            rc = self.causes[key] = RootCause(key, cause, case, seconds, output=output, deep_only=deep)
+        rc.deep_only = rc.deep_only and deep
         rc.symptoms += 1
         rc.kinds[finding.kind] += 1
         if cause.cls < rc.cls:
             rc.cause = cause
-        if reducing and rc.state in ("found", "reducing"):
-            rc.state = "reducing"
-        elif rc.state == "found" and rc.finding is None:
-            self._keep(rc, finding, *_case_of(finding))
-            if not deep:
-                self.save(rc)
+        if reducing or minimal:  # its worker ranked it better than what was known, or nothing reduces it
+            rc.rank = min(rc.rank, case_rank(finding, cause))
+            if rc.state == "found":
+                rc.state = "reducing"
+        # Kept as it is, in case no reduction comes back: below any reduced case, a deep one below all.
+        penalty = 0.0 if minimal else UNREDUCED_RANK * (2 if deep else 1)
+        if self._keep(rc, finding, *_case_of(finding), cause, penalty) and not deep \
+                and rc.state in ("found", "confirmed", "written", "taken", "unconfirmed"):
+            self.save(rc)  # (again: a better case replaces its reproducer)
         return rc
 
-    def reduced(self, key, finding, program, point, cause):
-        """A worker's reduced case for root cause `key`: saved (again, if its class is better)."""
+    def reduced(self, key, finding, program, point, cause, shown=True):
+        """A worker's reduced case for root cause `key`: saved, if it is better than the one that is
+        (an ordinary point where an edge one was shown, a program where an MLP was: saved beside it).
+        Not `shown` (its reproducer would not see the bug), it ranks as an unreduced case, and the
+        next worker to see the root cause reduces its case."""
         rc = self.causes.get(key)
         if rc is None:
             return
         if cause.key(self.origin.root) == key and cause.cls <= rc.cls:
             rc.cause = cause
-        better = rc.saved_cls is not None and cause.cls < rc.saved_cls  # an ordinary point, where an edge was shown
-        if rc.state in ("found", "reducing") or (rc.state in ("confirmed", "written", "taken") and better):
-            self._keep(rc, finding, program, point)
-            rc.state = "found"
+        if not shown:  # kept, to be saved at the end if no case shows it better
+            self._keep(rc, finding, program, point, cause, UNREDUCED_RANK)
+            if rc.case_rank >= UNREDUCED_RANK:
+                rc.rank = 4.0
+                if rc.state == "reducing":
+                    rc.state = "found"
+        elif self._keep(rc, finding, program, point, cause, 0.0):
             self.save(rc)
 
-    def _keep(self, rc, finding, program, point):
-        rc.finding, rc.program, rc.point = finding, program, point
+    def _keep(self, rc, finding, program, point, cause, penalty):
+        """Make (finding, program, point) the case rc is saved with, if it ranks better (its
+        case_rank plus `penalty`) than the one it has; whether it did."""
+        rank = case_rank(finding, cause) + penalty
+        if rc.finding is not None and rank >= rc.case_rank:
+            return False
+        rc.finding, rc.program, rc.point, rc.case_rank = finding, program, point, rank
         rc.size = len(program) if program is not None and not isinstance(finding, MLPFinding) else None
+        return True
 
     def save_unreduced(self):
         """Save the root causes whose reduction never came back (its worker was killed, or Ctrl-C)."""
@@ -153,11 +180,12 @@ class Ledger:
         rc = self.causes[key]
         left = None if self.hard_end is None else self.hard_end - time.monotonic()
         if left is not None and left - MARGIN < MIN_CONFIRM and (cause.cls < 3 or self.strict):
-            rc.state = "unconfirmed"
+            self._unpublished(rc, "unconfirmed")
             return
         if self._store is None:
             self._store = FindingStore(self.out, self.memory_mb, started=self._started)
-        name = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}")
+        mlp = "-mlp" if isinstance(finding, MLPFinding) else ""
+        name = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}{mlp}")
         timeout = 60.0 if left is None else min(60.0, left - MARGIN)  # done before the campaign's end
         fails = (1,) if finding.kind not in STUCK else ("timeout", 1, *range(-64, 0), *range(2, 256))
         meta = dict(self.meta, root_cause_key=key, symptoms=rc.symptoms)
@@ -165,18 +193,30 @@ class Ledger:
         if isinstance(finding, Tamper):
             saved = self._store.record_tamper(name, finding, meta, self.origin, cause, timeout)
         elif isinstance(finding, MLPFinding):
-            saved = self._store.record_mlp(name, finding, meta, self.origin, cause, timeout, fails, verify)
+            saved = self._store.record_mlp(name, finding, meta, self.origin, cause, timeout, fails, verify, True)
         else:
-            saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, fails, verify)
-        rc.reproducer_exit = saved.exit
-        if saved.state in ("confirmed", "written", "taken"):
-            rc.saved_cls = cause.cls
-        if saved.state == "noise" and saved.exit == "timeout" and finding.kind not in STUCK:
-            rc.state = "unconfirmed"  # it ran out of the campaign's time: neither confirmed nor cleared
-        else:
-            rc.state = saved.state
-        if saved.path is not None:
-            rc.path = saved.path
+            saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, fails, verify,
+                                       True)
+        if saved.path is None:
+            timed_out = saved.state == "noise" and saved.exit == "timeout" and finding.kind not in STUCK
+            # (it ran out of the campaign's time: neither confirmed nor cleared)
+            if self._unpublished(rc, "unconfirmed" if timed_out else saved.state):
+                rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
+            return
+        rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
+        rc.state, rc.path = saved.state, saved.path
+        rc.published = (rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size)
+
+    @staticmethod
+    def _unpublished(rc, state):
+        """rc's case was not published (`state` says why): if an earlier case of it was, rc is that
+        one again (a better-looking case that passes, or has no time left, clears nothing); whether
+        rc takes `state`."""
+        if rc.published is None:
+            rc.state = state
+            return True
+        rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size = rc.published
+        return False
 
     def _started(self, proc):
         self._running = proc
@@ -221,6 +261,12 @@ class Ledger:
         for rc in self:
             if rc.state == "saving":
                 rc.state = "unconfirmed"
+
+
+def case_rank(finding, cause):
+    """How good a case is as a root cause's reproducer, lower is better: its class, and a program
+    before an MLP (whose table of weights says less than three lines of f)."""
+    return cause.cls + (0.5 if isinstance(finding, MLPFinding) else 0.0)
 
 
 def _where(cause):

@@ -82,21 +82,23 @@ class Reduction:
 
 def reduce_finding(finding, cause, Engine, root="", through_nn=False, timeout=TIMEOUT, budget=REDUCE_SECONDS,
                    points=(), deadline=None):
-    """(finding, program or MLPSpec, point, cause) reduced: smaller, failing the same way. `points`
-    are the case's other input points; `deadline` (time.monotonic()) caps `budget`."""
+    """(finding, program or MLPSpec, point, cause, shown) reduced: smaller, failing the same way.
+    shown: whether the case shows the bug where its reproducer looks (False: no localisation did, and
+    the case is the one found). `points` are the case's other input points; `deadline`
+    (time.monotonic()) caps `budget`."""
     end = time.monotonic() + (min(budget, CLASS3_SECONDS) if cause.cls == 3 else budget)
     red = Reduction(cause, Engine, root, through_nn, timeout, min(end, deadline) if deadline else end)
     if isinstance(finding, MLPFinding):
-        return _reduce_mlp(finding, cause, red)
+        return (*_reduce_mlp(finding, cause, red), True)  # its reproducer compares every step
     if cause.category == "traversal" and cause.detail == "recursion":
         chain = _shortest_chain(finding, red)
         if chain is not None:
-            return chain
+            return (*chain, True)
     from oracle.fuzz import reduce  # the reducer is only needed once a bug is found
 
     start = _localised(finding, red, points)
     if start is None:
-        return finding, finding.program, finding.point, cause
+        return finding, finding.program, finding.point, cause, False
     finding, cause = start
     red.signature = finding.signature
 
@@ -106,9 +108,9 @@ def reduce_finding(finding, cause, Engine, root="", through_nn=False, timeout=TI
     program, point = reduce.reduce_case(finding.program, finding.point, fails, deadline=red.deadline)
     red.deadline = float("inf")  # the final check of the reduced case is not a candidate
     reduced = red.program(program, point)
-    if reduced is None:  # the engine does not fail the same way twice: keep what was found
-        return finding, finding.program, finding.point, cause
-    return reduced[0], program, point, reduced[1]
+    if reduced is None:  # the engine does not fail the same way twice: keep the localised case
+        return finding, finding.program, finding.point, cause, True
+    return reduced[0], program, point, reduced[1], True
 
 
 def _localised(finding, red, points):

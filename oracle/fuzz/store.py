@@ -92,6 +92,7 @@ class FindingStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.memory_mb = memory_mb  # the reproducer's memory limit, as the workers'
         self.verify = verify  # run each reproducer, and publish only one that fails (False: publish as it is)
+        self._mine = set()  # the names this store published: record(..., replace=True) may replace them
 
     def paths(self, name):
         """The (.json, .py) paths of a name."""
@@ -102,19 +103,23 @@ class FindingStore:
         """The names recorded so far (those whose .json is published)."""
         return sorted(p.stem for p in self.dir.glob("*.json") if not p.name.startswith("."))
 
-    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None):
+    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None,
+               replace=False):
         """Record a program's root cause under `name` once its reproducer fails (its exit code is in
         `fails`; a hang's reproducer fails by "timeout"). meta: seed, engine and the like. verify:
-        overrides the store's own for this one."""
+        overrides the store's own for this one. replace: a name this store published is replaced
+        (a better case of the same root cause); else it is "taken" like any other."""
         return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause),
                              lambda code: _case(finding, program, point, meta, origin, cause, code), timeout, fails,
-                             verify)
+                             verify, replace)
 
-    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None):
+    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None,
+                   replace=False):
         """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
         return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause),
-                             lambda code: _mlp_case(finding, meta, origin, cause, code), timeout, fails, verify)
+                             lambda code: _mlp_case(finding, meta, origin, cause, code), timeout, fails, verify,
+                             replace)
 
     def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0):
         """Record what the engine changes in the interpreter at import: a .py that imports it
@@ -123,13 +128,15 @@ class FindingStore:
                              lambda code: _common({"kind": "tamper", "changes": finding.changes}, meta, origin, cause,
                                                   code), timeout, (1,))
 
-    def _publish(self, name, source, case, timeout, fails, verify=None):
+    def _publish(self, name, source, case, timeout, fails, verify=None, replace=False):
         """Run source() in a sandbox; if it fails, publish it as <name>.py, then case(exit code) as
         its .json: the .py first (whoever links it owns the name), the .json last. Not verified, it
-        is published as it is ("written")."""
+        is published as it is ("written"). replace: a name this store published already is replaced,
+        .py then .json, each at once."""
         verify = self.verify if verify is None else verify
         json_path, py_path = self.paths(name)
-        if json_path.exists() or self._held(py_path):
+        mine = replace and file_name(name) in self._mine
+        if not mine and (json_path.exists() or self._held(py_path)):
             return Saved("taken", json_path if json_path.exists() else None)
         tmp_py = _write_temp(py_path, source())
         tmp_json = None
@@ -142,6 +149,11 @@ class FindingStore:
                 if code not in fails:
                     return Saved("noise", None, code, output)
             tmp_json = _write_temp(json_path, json.dumps(case(code), indent=1, default=str) + "\n")
+            if mine:
+                os.replace(tmp_py, py_path)
+                os.replace(tmp_json, json_path)
+                _sync_dir(self.dir)
+                return Saved("confirmed" if verify else "written", json_path, code, output)
             if not _link(tmp_py, py_path):
                 return Saved("taken")  # another writer owns this name
             # Our .py may have been moved aside as stale by a writer with a badly skewed clock:
@@ -151,6 +163,7 @@ class FindingStore:
             if not _link(tmp_json, json_path):
                 return Saved("taken")
             _sync_dir(self.dir)  # the finding is reported: make its directory entries durable too
+            self._mine.add(file_name(name))
             return Saved("confirmed" if verify else "written", json_path, code, output)
         finally:
             for tmp in (tmp_py, tmp_json):

@@ -167,7 +167,7 @@ def _row(rc, root):
             "line": c.line, "source": c.source, "where": c.where(root), "summary": c.summary, "symptoms": rc.symptoms,
             "kinds": dict(rc.kinds), "state": rc.state, "case": rc.case, "seconds": round(rc.seconds, 3),
             "reproducer": str(rc.reproducer) if rc.reproducer else None, "json": str(rc.path) if rc.path else None,
-            "ops": rc.size, "key": rc.key, "output": rc.output}
+            "ops": rc.size, "key": rc.key, "output": rc.output, "reproducer_output": rc.reproducer_output}
 
 
 def _cause_lines(row):

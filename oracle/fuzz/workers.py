@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from oracle.check import Finding, check_program
 from oracle.fuzz import engines, graph, sandbox, tamper
 from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
+from oracle.fuzz.causes import case_rank
 from oracle.fuzz.diagnose import diagnose, fallback
 from oracle.fuzz.forkserver import context
 from oracle.fuzz.probe import POINTS, OpProbe, drivable, probe_op
@@ -55,7 +56,7 @@ class State:
     Engine: object
     origin: object  # engines.Origin
     ops: tuple = ()
-    known: dict = field(default_factory=dict)  # root cause key -> the best class reduced so far
+    known: dict = field(default_factory=dict)  # root cause key -> the rank of the best case reduced so far
     capture: object = None  # the sandbox's Capture of stdout and stderr, if any
 
 
@@ -87,8 +88,8 @@ def serve(state, request, emit, progress=None):
         state.ops = request[1]
     elif what == "cases":
         _, cases, known = request
-        for key, cls in known.items():
-            state.known[key] = min(cls, state.known.get(key, cls))
+        for key, rank in known.items():
+            state.known[key] = min(rank, state.known.get(key, rank))
         for i, cseed, kind in cases:
             _started(progress, i, 1)
             work(state, i, cseed, kind, emit)
@@ -153,14 +154,17 @@ def _take_output(state):
 
 def work(state, i, cseed, kind, emit):
     """Run case i and emit ("case", i, CaseResult, reducing); then, for a root cause worth reducing,
-    reduce it and emit ("reduced", i, key, finding, program, point, cause)."""
+    reduce it and emit ("reduced", i, key, finding, program, point, cause, shown)."""
     job = state.job
     cpu = time.process_time()
+    limit = _limit(job)
     try:
-        with time_limit(_limit(job)):
+        with time_limit(limit):
             result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours)
     except CaseTimeout as e:
-        limit = _limit(job)
+        if limit < job.timeout:  # the deadline's limit, not the engine's hang
+            emit(("case", i, CaseResult(kind, cut=True), False))
+            return
         result = CaseResult(kind, finding=stuck_finding("timeout", e, cseed, kind, state.ops,
                                                         f"no result after {limit:g} s", limit))
         stopped = graph.innermost(e.__traceback__, state.origin.root)  # where the alarm found the engine
@@ -187,15 +191,19 @@ def work(state, i, cseed, kind, emit):
     deep = kind.startswith("deep")
     depth_bug = (result.cause.category, result.cause.detail) == ("traversal", "recursion") if f else False
     worth = f is not None and f.kind not in UNREDUCED and (not deep or depth_bug)
-    reducing = worth and result.cause.cls < state.known.get(key, 4)
+    rank = case_rank(f, result.cause) if f is not None else 4
+    before = state.known.get(key, 4)
+    reducing = worth and rank < before
     if reducing:
-        state.known[key] = result.cause.cls
+        state.known[key] = rank
     emit(("case", i, result, reducing))
     if reducing:
         points = build_case(cseed, kind, state.ops)[1] if isinstance(f, Finding) else ()
         reduced = reduce_finding(f, result.cause, state.Engine, state.origin.root, state.origin.ours, job.timeout,
                                  job.reduce_seconds, points, job.deadline)
         _take_output(state)
+        if not reduced[-1]:  # no localisation showed it: the next case of this root cause may
+            state.known[key] = before
         emit(("reduced", i, key, *reduced))
 
 
