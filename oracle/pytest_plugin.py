@@ -13,7 +13,8 @@ that does not load or cannot be driven is a collection error.
 
 pip installs it with the package (entry point `oracle` of group `pytest11`; `-p no:oracle` turns
 it off). Without --oracle-engine it adds nothing: this module imports only pytest at import time,
-and the oracle (torch, numpy, mpmath) once the option is given. A front door, like
+and the oracle (torch, numpy, mpmath) once the option is given; it registers no hook; and it takes
+back the assertion rewriting pytest marks a plugin's packages for (`_not_rewritten`). A front door, like
 `oracle.__main__`: it may import `oracle.fuzz`.
 """
 import os
@@ -23,6 +24,7 @@ import pytest
 
 CASES = 50  # per op item (programs of up to 20 ops, 32 points each) and for the MLP item: under a second
 DEEP_CASES = 2  # the deep item: the two cases every deep campaign starts with
+OWN_PACKAGES = ("micrograd", "oracle")  # the distribution's top-level packages (pyproject.toml's packages.find)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Settings:
     folder: str  # where pytest was started: a module spec is looked for there first
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser, pluginmanager):
+    _not_rewritten(pluginmanager)
     group = parser.getgroup("oracle", "checking a micrograd-style engine against PyTorch float64")
     group.addoption("--oracle-engine", metavar="SPEC",
                     help="the engine to check, module:attr or path/to/engine.py:attr: adds one item per op it "
@@ -58,6 +61,22 @@ def pytest_addoption(parser):
     group.addoption("--oracle-out", metavar="DIR",
                     help="keep every item's root causes in DIR/<item> (default: a temporary folder, kept only "
                          "for an item that fails)")
+
+
+def _not_rewritten(pluginmanager):
+    """pytest marks every package of a distribution with a pytest11 entry point for assertion
+    rewriting (here micrograd and oracle; an editable install, oracle), so without this everything
+    imported from them under pytest would be loaded by pytest's rewriting hook instead of Python's
+    own loader (`runpy.run_module("oracle.teach.examples.neuron")` then fails: the hook has no
+    get_code). The plugin's asserts need no rewriting, and it is to change nothing about how the
+    package imports: the marks are taken back when pytest registers it, before anything else of
+    the package is imported (a later `pytest.register_assert_rewrite` still works). The hook's set
+    of marks is pytest's own attribute: when it is not there, nothing is done."""
+    hook = getattr(pluginmanager, "rewrite_hook", None)
+    marked, cache = getattr(hook, "_must_rewrite", None), getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(cache, dict):
+        marked.difference_update(OWN_PACKAGES)
+        cache.clear()
 
 
 def pytest_configure(config):

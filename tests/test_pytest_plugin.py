@@ -14,6 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import oracle  # noqa: E402
 from oracle.testing import probe_engine  # noqa: E402
 from tests.zoo import FIXED, ZOO_DIR, mistake_line  # noqa: E402
 
@@ -55,6 +56,26 @@ def test_without_the_option_it_adds_nothing_and_imports_nothing_heavy(pytester):
     assert done.stdout == "[]\n", done.stderr
 
 
+def test_the_package_imports_under_pytest_as_it_does_anywhere(pytester, monkeypatch):
+    """pytest marks a plugin's packages for assertion rewriting (those of a wheel's files; of an
+    editable install, the one it finds on sys.path: so it is put there); the plugin takes that
+    back, so micrograd and oracle are loaded by Python's own loader (runpy needs its get_code)."""
+    monkeypatch.setenv("PYTHONPATH", str(pathlib.Path(oracle.__file__).resolve().parents[1]))
+    pytester.makepyfile("""
+        import runpy
+
+        import micrograd.losses
+        import oracle.generate
+
+        def test_loaded_by_pythons_own_loader():
+            for module in (micrograd.losses, oracle.generate):
+                assert type(module.__loader__).__name__ != "AssertionRewritingHook", module.__name__
+            assert runpy.run_module("oracle.teach.examples.neuron")["o"].data > 0.7
+    """)
+    result = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
 def test_a_correct_engine_passes_every_item(pytester):
     spec = f"{ZOO_DIR / 'lecture.py'}:Value"
     reprec = pytester.inline_run(*PLUGIN, *FAST, "--oracle-engine", spec, "--oracle-ops", "add,mul,tanh")
@@ -76,7 +97,7 @@ def test_a_buggy_engine_fails_its_items_with_the_root_cause_and_a_reproducer_tha
     assert subprocess.run([sys.executable, script], capture_output=True, env=env, timeout=120).returncode == 1
     fixed = subprocess.run([sys.executable, script, FIXED], capture_output=True, env=env, timeout=120)
     assert fixed.returncode == 0, fixed.stdout
-    shutil.rmtree(re.search(r"kept, with every reproducer, in (\S+)", text)[1])
+    shutil.rmtree(re.search(r"The reproducers are kept in (\S+)", text)[1])
 
 
 def test_an_engine_that_cannot_be_driven_is_one_collection_error(pytester):
