@@ -3,7 +3,8 @@
 pip installs the plugin with the package (entry point `oracle`, group pytest11), so every pytest
 run loads it, whether or not the oracle extra (torch, numpy, mpmath, ...) is installed. Without
 --oracle-engine it should cost nothing. This times `python -m pytest -q -p no:cacheprovider
-test_trivial.py` (one empty test, in a temporary folder) side by side, in alternating turns:
+test_trivial.py` (one empty test, in a temporary folder) side by side, in rounds, each round in a
+new random order (a fixed order showed a 100 ms "difference" that was only the order):
 
   off        this environment (the oracle extra installed), the plugin blocked (`-p no:oracle`:
              never imported)
@@ -11,14 +12,18 @@ test_trivial.py` (one empty test, in a temporary folder) side by side, in altern
   plain-off  a fresh virtual environment with pytest and this package alone, no extra (`pip
   plain-on   install --no-deps`): the plugin blocked, and loaded (skip both with --no-plain)
 
-and prints each one's median wall time, what importing `oracle.pytest_plugin` imports, and how
-long that import takes once pytest is imported (`python -X importtime`, the median of the runs).
+and prints each one's median wall and CPU time (CPU time is the steadier on a shared machine), what
+importing `oracle.pytest_plugin` imports, and how long that import takes once pytest is imported
+(`python -X importtime`, the median of the runs).
 
     python scripts/bench_plugin.py              # 15 runs each
-    python scripts/bench_plugin.py --runs 31 --no-plain
+    python scripts/bench_plugin.py --runs 31    # the README's figures
+    python scripts/bench_plugin.py --no-plain   # this environment only (no pip install)
 """
 import argparse
 import pathlib
+import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,14 +55,20 @@ def plain_python(folder):
     return python
 
 
+def cpu():
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
+
+
 def once(python, args, cwd):
-    start = time.perf_counter()
+    """(wall seconds, CPU seconds) of one pytest run."""
+    start, start_cpu = time.perf_counter(), cpu()
     done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, "test_trivial.py"],
                           cwd=cwd, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, cpu() - start_cpu
     if done.returncode != 0 or "1 passed" not in done.stdout:
         raise SystemExit(f"pytest failed ({python} {' '.join(args)}):\n{done.stdout}{done.stderr}")
-    return seconds
+    return seconds, cpu_seconds
 
 
 def main():
@@ -80,17 +91,22 @@ def main():
         times = {name: [] for name in setups}
         for python, extra in setups.values():  # one warm-up each: the file cache
             once(python, extra, folder)
+        order = list(setups)
         for _ in range(args.runs):
-            for name, (python, extra) in setups.items():
-                times[name].append(once(python, extra, folder))
-    print(f"\npytest start-up, one empty test, median of {args.runs} runs (min - max):")
+            random.shuffle(order)  # no setup always runs first, or right after another
+            for name in order:
+                times[name].append(once(*setups[name], folder))
+    def median(name, k):
+        return statistics.median(run[k] for run in times[name]) * 1000
+
+    print(f"\npytest start-up, one empty test, median of {args.runs} runs: wall time (min - max), CPU time")
     for name, runs in times.items():
-        low, high = min(runs) * 1000, max(runs) * 1000
-        print(f"  {name:<9} {statistics.median(runs) * 1000:7.0f} ms  ({low:.0f} - {high:.0f})")
+        low, high = min(r[0] for r in runs) * 1000, max(r[0] for r in runs) * 1000
+        print(f"  {name:<9} {median(name, 0):7.0f} ms  ({low:.0f} - {high:.0f})  CPU {median(name, 1):5.0f} ms")
     for env in ("", "plain-"):
         if f"{env}on" in times:
-            delta = statistics.median(times[f"{env}on"]) - statistics.median(times[f"{env}off"])
-            print(f"  {env}on - {env}off: {delta * 1000:+.0f} ms")
+            print(f"  {env}on - {env}off: wall {median(env + 'on', 0) - median(env + 'off', 0):+.0f} ms, "
+                  f"CPU {median(env + 'on', 1) - median(env + 'off', 1):+.0f} ms")
 
 
 if __name__ == "__main__":
