@@ -149,9 +149,8 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
         else:
             os.environ[ACTIVE] = before
     if summary["findings"]:
-        keep = "kept, with every reproducer, in" if temporary else "saved in"
-        message = _failure(display, summary, ledger, strict) + f"\n\nThe root causes are {keep} {folder}"
-        return Result(False, message, summary, folder)
+        where = f"The reproducers are {'kept' if temporary else 'saved'} in {folder}"
+        return Result(False, f"{_failure(display, summary, ledger, strict)}\n\n{where}", summary, folder)
     if temporary:
         shutil.rmtree(folder, ignore_errors=True)
         summary = _forget_files(summary)

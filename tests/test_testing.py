@@ -5,6 +5,7 @@ node, the strategies, and the README's property test, run as the README prints i
 
 Each campaign is a few cases over a few ops from seed 0 (ops where the lecture engine's Python
 floats raise nowhere, unless class 3 is the point), in sandboxed workers."""
+import ast
 import math
 import os
 import pathlib
@@ -38,7 +39,7 @@ class InThisFile(Lecture):
 def reproducer_of(message):
     """The reproducer a failure message names, and the folder it says it kept."""
     script = re.search(r"reproducer: python (\S+\.py)", message)
-    folder = re.search(r"kept, with every reproducer, in (\S+)", message)
+    folder = re.search(r"The reproducers are kept in (\S+)", message)
     assert script and folder, message
     return script[1], folder[1]
 
@@ -65,6 +66,7 @@ def test_a_correct_learner_engine_passes_and_class_3_alone_does_not_fail_it(tmp_
     with pytest.raises(AssertionError) as e:  # the same campaign, its reproducers already saved in out
         assert_matches_torch(Lecture, **check, strict=True)
     assert "class 3 (Python float semantics where torch has an IEEE answer): OverflowError" in str(e.value)
+    assert str(e.value).endswith(f"The reproducers are saved in {tmp_path}") and list(tmp_path.glob("class3-*.py"))
 
 
 def test_a_buggy_engine_fails_with_its_root_cause_its_line_and_a_reproducer_that_runs():
@@ -192,3 +194,21 @@ def test_mlps_draws_specs_with_the_given_activations_and_losses(spec):
 @given(strategies.points(3, strategies.GenConfig(p_edge=0.0)))
 def test_points_draws_one_point_of_ordinary_floats(point):
     assert len(point) == 3 and all(-3.0 <= x <= 3.0 for x in point)
+
+
+def readme_block(marker):
+    """The ```python block that follows `marker` in README.md."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme[readme.index(marker):]
+    return re.search(r"```python\n(.*?)```", after, re.S)[1]
+
+
+def test_the_readmes_property_test_runs_as_printed():
+    source = readme_block("<!-- tests/test_testing.py runs this block as it is -->")
+    namespace = {"__name__": "readme_property_test"}
+    exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102  (this project's own README)
+    tests = [name for name, node in ((n.name, n) for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
+             if name.startswith("test_")]
+    assert tests == ["test_every_node_matches_torch", "test_mlps_match_torch"]
+    for name in tests:
+        namespace[name]()
