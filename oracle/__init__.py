@@ -4,5 +4,6 @@ This package is the core every user shares: the op table, the program IR and its
 loop, the generators and Hypothesis strategies, the backends (any engine, torch float64, finite
 differences, mpmath), the per-node check and local re-check, the MLP twins, and the commands'
 plumbing. It imports neither of the two tools built on it, `oracle.fuzz` and `oracle.teach`; only
-the front door `oracle.__main__` reaches them.
+the front doors reach them: `oracle.__main__` (the command line), `oracle.testing` (checking an
+engine from one's own tests) and `oracle.pytest_plugin` (`pytest --oracle-engine`).
 """

@@ -77,7 +77,12 @@ def torch_local(op, args, c, upstream):
     with respect to each operand. The reference for one node, at the engine's own operand values."""
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in args]
     out = op.apply(*ts, c)
-    grads = torch.autograd.grad(out, ts, torch.tensor(upstream, dtype=torch.float64), allow_unused=True,
+    # The gradient of out * upstream, not of out with grad_outputs=upstream: the same numbers (the
+    # product passes upstream * 1.0, exactly, back to out), and no lazy import. Given grad_outputs,
+    # torch.autograd.grad first imports torch.fx.experimental.symbolic_shapes and sympy (half a second
+    # or more); in a fuzz worker that is under a case's time limit, and an alarm in the middle of the
+    # import leaves sympy half-imported, every later call failing with an AttributeError.
+    grads = torch.autograd.grad(out * torch.tensor(upstream, dtype=torch.float64), ts, allow_unused=True,
                                 materialize_grads=True)
     return out.item(), [g.item() for g in grads]
 

@@ -14,6 +14,9 @@ A correct engine passes every local check, however much noise it inherited; a wr
 a lost `+=`, a bad topological order or a float32 rounding fails at the first node it touches.
 Where torch and the engine disagree locally on finite numbers, mpmath decides which is closer
 to the exact result. What remains is a finding; what is resolved is counted as noise.
+
+`check_program` is what the suite and the fuzzer use; `compare_nodes` is the same comparison at one
+point as one record per node, for properties a user writes (`oracle.testing` exports it too).
 """
 import math
 from dataclasses import dataclass, field
@@ -156,6 +159,56 @@ def _engine_error(e, program, xs, tvals):
     op = program.instrs[node - program.n_inputs].op if node is not None and node >= program.n_inputs else ""
     want = float(tvals[node]) if node is not None and node < len(tvals) else None
     return Finding(e.kind, node, op, list(xs), None, want, e.detail)
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """One node of a program at one input point, in the engine and in torch float64."""
+    node: int  # its index: inputs first, then one per op
+    name: str  # x0, x1, ... t3, t4, ...
+    line: str  # its line of the program's source (`t7 = t3 * t5`; an input is just its name)
+    engine_value: float
+    torch_value: float
+    engine_grad: float  # the gradient of the output with respect to this node
+    torch_grad: float
+    value_close: bool  # within |a - b| <= ATOL + RTOL * max(|a|, |b|), non-finite values by class
+    grad_close: bool
+    noise: bool = False  # not close, but the local re-check clears the point: float64 noise from earlier nodes
+
+    @property
+    def close(self):
+        return self.value_close and self.grad_close
+
+    @property
+    def ok(self):
+        """Close, or cleared as inherited noise: what the fuzzer counts as agreeing."""
+        return self.close or self.noise
+
+    def __str__(self):
+        verdict = "ok" if self.close else "noise" if self.noise else "MISMATCH"
+        return (f"{self.line:<20} value {self.engine_value!r} (torch {self.torch_value!r})  "
+                f"grad {self.engine_grad!r} (torch {self.torch_grad!r})  {verdict}")
+
+
+def compare_nodes(program, point, Engine):
+    """Run `program` at one input point in `Engine` (any micrograd-style Value class) and in torch
+    float64; a NodeCheck per node, inputs first. A point where some node is not close is re-checked
+    locally (`local_check`): when that finds nothing, the disagreement is inherited float64 noise and
+    the nodes that are not close say `noise`. Raises EngineError when the engine raises or a node's
+    data or grad is not a real number; ValueError when the point has the wrong length."""
+    point = [float(x) for x in point]
+    if len(point) != program.n_inputs:
+        raise ValueError(f"the program has {program.n_inputs} input(s), the point {len(point)}")
+    data, grad = engine_run(program, point, Engine)
+    tv, tg = torch_run(program, np.array([point], dtype=np.float64).T)
+    tv, tg = tv[:, 0], tg[:, 0]
+    value_ok, grad_ok = close(data, tv), close(grad, tg)
+    noise = not (value_ok.all() and grad_ok.all()) and local_check(program, point, data, grad, tv, tg) is None
+    n0 = program.n_inputs
+    return [NodeCheck(i, program.name(i), program.line(i) if i >= n0 else program.name(i), data[i], float(tv[i]),
+                      grad[i], float(tg[i]), bool(value_ok[i]), bool(grad_ok[i]),
+                      noise and not (value_ok[i] and grad_ok[i]))
+            for i in range(program.n_nodes)]
 
 
 def local_check(program, xs, data, grad, tvals, tgrads):

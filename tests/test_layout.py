@@ -6,7 +6,8 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FRONT_DOORS = {"oracle.__main__"}  # entry points: they dispatch to every tool
+# entry points: they dispatch to every tool (the command line; a learner's own tests, and their pytest plugin)
+FRONT_DOORS = {"oracle.__main__", "oracle.testing", "oracle.pytest_plugin"}
 FORBIDDEN = {"core": ("oracle.fuzz", "oracle.teach"), "teach": ("oracle.fuzz",), "fuzz": ("oracle.teach",)}
 MODULE_NAME = re.compile(r"oracle(\.\w+)+")
 
@@ -65,6 +66,8 @@ def test_every_module_is_in_one_of_the_three_rooms():
     assert {"core", "fuzz", "teach", "front"} == set(layers.values())
     assert layers["oracle.fuzz.campaign"] == "fuzz" and layers["oracle.teach.parse"] == "teach"
     assert layers["oracle.check"] == "core" and layers["oracle.__main__"] == "front"
+    assert layers["oracle.testing"] == layers["oracle.pytest_plugin"] == "front"
+    assert layers["oracle.strategies"] == "core"
 
 
 def test_the_checker_sees_every_way_to_import():
@@ -75,3 +78,4 @@ def test_the_checker_sees_every_way_to_import():
     assert violations("from oracle.teach import parse", "oracle.fuzz.cases") == ["oracle.teach", "oracle.teach.parse"]
     assert violations("from oracle.check import close", "oracle.teach.table") == []
     assert violations("from oracle.fuzz import campaign", "oracle.__main__") == []
+    assert violations("from oracle.fuzz.campaign import Campaign", "oracle.testing") == []

@@ -185,3 +185,19 @@ def test_diverging_training_is_not_a_false_alarm():
     spec = MLPSpec.from_json(json.loads((Path(__file__).parent / "data" / "diverging_linear_mlp.json").read_text()))
     report = check_mlp(spec, Value, steps=30)
     assert not report.findings and report.noise >= 1
+
+
+def test_the_local_reference_imports_nothing_on_its_way(monkeypatch):
+    """torch.autograd.grad with grad_outputs imports torch.fx.experimental.symbolic_shapes (and sympy)
+    on first use; in a fuzz worker a case's alarm in the middle of that import left sympy broken and
+    every later case a false "crash". torch_local asks torch for no module at all."""
+    import builtins
+
+    from oracle.backends import torch_local
+    from oracle.ops import OPS
+    asked, real = [], builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **kw: asked.append(name) or real(name, *a, **kw))
+    value, grads = torch_local(OPS["mul"], [1.5, -2.0], None, 0.75)
+    monkeypatch.undo()
+    assert (value, grads) == (-3.0, [-1.5, 1.125])
+    assert not [name for name in asked if "symbolic_shapes" in name or name.startswith("sympy")], asked
