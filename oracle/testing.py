@@ -38,13 +38,13 @@ from dataclasses import dataclass  # noqa: E402
 
 from oracle.check import NodeCheck, compare_nodes  # noqa: E402
 from oracle.fuzz import forkserver  # noqa: E402
-from oracle.fuzz.campaign import FINISH, Campaign, CampaignError, Config, coverage_summary  # noqa: E402
+from oracle.fuzz.campaign import FINISH, Campaign, CampaignError, Config  # noqa: E402
 from oracle.fuzz.cases import KINDS, kind_mix  # noqa: E402
 from oracle.fuzz.causes import Ledger  # noqa: E402
 from oracle.fuzz.engines import EngineSpecError, parse_spec  # noqa: E402
 from oracle.fuzz.sandbox import default_memory_mb  # noqa: E402
 from oracle.fuzz.store import check_out, sweep  # noqa: E402
-from oracle.fuzz.summary import CLASSES  # noqa: E402
+from oracle.fuzz.summary import CLASSES, SECTIONS, merged_classes  # noqa: E402
 from oracle.fuzz.summary import summary as make_summary  # noqa: E402
 from oracle.fuzz.timeouts import TIMEOUT  # noqa: E402
 from oracle.mlp import MLPFinding, MLPSpec  # noqa: E402
@@ -137,8 +137,7 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
     os.environ[ACTIVE] = "1"  # what the oracle starts from here (reproducer checks) inherits it
     try:
         summary, ledger, strict = _stages(spec, paths, wanted, kind, seconds, cases, max_findings, seed=seed,
-                                          workers=workers, strict=strict, out=folder, timeout=timeout,
-                                          class3=not temporary)
+                                          workers=workers, strict=strict, out=folder, timeout=timeout)
     except BaseException:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
@@ -168,16 +167,14 @@ def probe_engine(engine, ops=None, engine_paths=()):
     spec, paths, _ = engine_spec(engine, engine_paths)
     wanted = _ops(ops)
     _warm()
-    folder = tempfile.mkdtemp(prefix="oracle-probe-")  # a broken op is a root cause, saved like any other
-    cfg = Config(engine=spec, engine_paths=paths, workers=1, out=folder, memory_mb=default_memory_mb(1))
-    run = _Campaign(cfg, lambda rc: False)  # a broken op's root cause: the checks that use the probe save it
+    # No folder: a broken op's root cause is not saved (the checks that use the probe save it).
+    run = Campaign(Config(engine=spec, engine_paths=paths, workers=1, out=None, memory_mb=default_memory_mb(1)))
     try:
         probe = run.probe(wanted)
     except CampaignError as e:
         raise ValueError(_not_loaded(spec, e)) from None
     finally:
         run.close()
-        shutil.rmtree(folder, ignore_errors=True)
     if probe.undrivable:
         raise ValueError(f"engine {spec} cannot be driven: {probe.undrivable}")
     return probe
@@ -303,43 +300,20 @@ def _stages(spec, paths, wanted, kind, seconds, cases, max_findings, **common):
     return _merge(parts, strict), ledger, strict
 
 
-class _Campaign(Campaign):
-    """A campaign that saves (and confirms) only the root causes `keep(rc)` says: a check saves those
-    of class 3 only when they count (strict) or `out` is asked for, since each costs a reproducer run
-    in a fresh Python (a second or two) that a temporary folder, removed once the check passes, would
-    throw away; a probe saves none."""
-
-    def __init__(self, cfg, keep):
-        super().__init__(cfg)
-        self.keep = keep
-
-    def ledger(self):
-        ledger = super().ledger()
-        if "save" not in vars(ledger):
-            save = ledger.save
-
-            def save_kept(rc):
-                if self.keep(rc):
-                    save(rc)
-            ledger.save = save_kept  # the ledger saves through self.save: the others stay "found"
-        return ledger
-
-
 class _CannotRun(Exception):
     """A stage's kind cannot run with the ops the engine has."""
 
 
-def _campaign(spec, paths, wanted, kind, seconds, cases, max_findings, *, seed, workers, strict, out, timeout,
-              class3):
+def _campaign(spec, paths, wanted, kind, seconds, cases, max_findings, *, seed, workers, strict, out, timeout):
     """(summary, root causes, whether class 3 counted) of one campaign, as `python -m oracle fuzz`
-    runs it. class3: save (and confirm) root causes of class 3 even when they do not count."""
+    runs it."""
     _warm()
     cfg = Config(engine=spec, engine_paths=tuple(paths), seed=seed, kind=kind, workers=workers, strict=strict,
                  cases=cases, seconds=seconds, max_findings=max_findings, out=out, timeout=timeout,
                  memory_mb=default_memory_mb(workers), start=time.monotonic())
     if kind == "deep":
         cfg.reduce_seconds = min(cfg.reduce_seconds, DEEP_REDUCE)
-    run = _Campaign(cfg, lambda rc: rc.cls < 3 or class3 or cfg.strict)
+    run = Campaign(cfg)
     ops = ()
     try:
         probe = run.probe(wanted)
@@ -367,7 +341,7 @@ def _campaign(spec, paths, wanted, kind, seconds, cases, max_findings, *, seed, 
     late = [rc for rc in ledger.counted(cfg.strict) if rc.state in LATE and rc.finding is not None] if ledger else []
     if late:
         _confirm(ledger, late)
-    return make_summary(stats, cfg, probe, coverage_summary(stats, ops)), list(stats.causes or ()), cfg.strict
+    return make_summary(stats, cfg, probe, ops), list(stats.causes or ()), cfg.strict
 
 
 def _confirm(ledger, late):
@@ -408,16 +382,10 @@ def _merge(parts, strict):
     for p in parts:
         for k, n in p["kinds"].items():
             kinds[k] = kinds.get(k, 0) + n
-    best = {}
-    for p in parts:
-        for section in ("ordinary", "edge", "python_float"):
-            for row in p["classes"][section]:
-                if row["key"] not in best or row["class"] < best[row["key"]]["class"]:
-                    best[row["key"]] = row
-    sections = {1: "ordinary", 2: "edge", 3: "python_float"}
-    merged["classes"] = {name: [r for r in best.values() if r["class"] == c] for c, name in sections.items()}
-    merged["cleared_by_reproducer"] = [r for p in parts for r in p["cleared_by_reproducer"] if r["key"] not in best]
-    merged["findings"] = sum(1 for r in best.values() if r["class"] < 3 or strict)
+    merged["classes"] = classes = merged_classes(parts)
+    found = {r["key"] for rows in classes.values() for r in rows}
+    merged["cleared_by_reproducer"] = [r for p in parts for r in p["cleared_by_reproducer"] if r["key"] not in found]
+    merged["findings"] = sum(len(classes[name]) for c, name in SECTIONS.items() if c < 3 or strict)
     merged.update(kinds=kinds, kind="all", stopped=parts[-1]["stopped"], stages=parts)
     return merged
 
@@ -434,7 +402,7 @@ def _forget_files(summary):
 # --- the failure message ---
 
 def _failure(display, summary, ledger, strict):
-    rows = [r for section in ("ordinary", "edge", "python_float") for r in summary["classes"][section]
+    rows = [r for section in SECTIONS.values() for r in summary["classes"][section]
             if r["class"] < 3 or strict]
     n = len(rows)
     lines = [f"{display} does not match PyTorch float64: {n} root cause{'s' * (n != 1)} (seed {summary['seed']}, "

@@ -157,8 +157,9 @@ class Ledger:
                 self.save(rc)
 
     def save(self, rc):
-        """Queue rc's case for saving and confirming, class 1 and 2 before class 3."""
-        if rc.finding is None:
+        """Queue rc's case for saving and confirming, class 1 and 2 before class 3. A ledger without
+        a folder (out None: a probe) saves nothing; its root causes stay found."""
+        if rc.finding is None or self.out is None:
             return
         rc.state = "saving"
         self._queue.put((rc.cls, next(self._order), rc.key, rc.finding, rc.program, rc.point, rc.cause))

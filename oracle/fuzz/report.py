@@ -13,9 +13,7 @@ import sys
 from collections import Counter
 
 from oracle.cli import UsageError, write_json
-from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, coverage
-
-BEST_STATES = ("confirmed", "taken", "written", "unconfirmed", "saving", "found", "reducing")
+from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, coverage, merged_classes
 
 
 def configure(parser):
@@ -66,18 +64,12 @@ def merge(summaries):
     ops = sorted({o for s in summaries for o in s["ops"]})
     op_counts = sum((Counter(s.get("op_counts", {})) for s in summaries), Counter())
     pairs = sum((Counter(s.get("pair_counts", {})) for s in summaries), Counter())
-    causes = {}
-    for s in summaries:
-        for section in SECTIONS.values():
-            for row in s["classes"][section]:
-                causes.setdefault(row["key"], []).append(row)
-    rows = [_merge_rows(found) for found in causes.values()]
+    classes = merged_classes(summaries)
     total = {key: sum(s[key] for s in summaries) for key in ("cases", "nodes", "points", "noise", "cpu_seconds",
                                                             "python_float_points")}
     return {
-        "findings": sum(1 for r in rows if r["class"] < 3 or strict),
-        "classes": {name: sorted((r for r in rows if r["class"] == c), key=lambda r: -r["symptoms"])
-                    for c, name in SECTIONS.items()},
+        "findings": sum(len(classes[name]) for c, name in SECTIONS.items() if c < 3 or strict),
+        "classes": classes,
         **total,
         "seconds": max(s["seconds"] for s in summaries),  # the shards ran side by side
         "op_checks_per_cpu_second": round(total["nodes"] / max(total["cpu_seconds"], 1e-9)),
@@ -87,18 +79,6 @@ def merge(summaries):
         "campaigns": [{"host": s.get("host"), "seed": s["seed"], "shard": s["shard"], "cases": s["cases"],
                        "stopped": s["stopped"]} for s in summaries],
     }
-
-
-def _merge_rows(found):
-    """One root cause found by several campaigns: symptoms summed, the best class, the best reproducer."""
-    def rank(r):
-        return (r["class"], r["state"] not in ("confirmed", "taken"), r["ops"] if r["ops"] is not None else 1e9,
-                r["seconds"])
-    best = dict(min(found, key=rank))
-    best["symptoms"] = sum(r["symptoms"] for r in found)
-    best["kinds"] = dict(sum((Counter(r["kinds"]) for r in found), Counter()))
-    best["campaigns"] = len(found)
-    return best
 
 
 def print_report(merged):

@@ -14,6 +14,7 @@ import pathlib
 import socket
 import sys
 import time
+from collections import Counter
 
 from oracle.fuzz.engines import DEFAULT_ENGINE
 from oracle.ops import OPS
@@ -159,6 +160,30 @@ def record(summary):
     tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, final)
     return final
+
+
+def merged_classes(summaries):
+    """The root causes of several campaigns' summaries, each once ({section: rows}, most symptoms
+    first): its symptoms and kinds summed, its best class, its best reproducer (the best class,
+    then a confirmed one, then the smallest, then the first found); "campaigns": how many found it."""
+    found = {}
+    for s in summaries:
+        for section in SECTIONS.values():
+            for row in s["classes"][section]:
+                found.setdefault(row["key"], []).append(row)
+
+    def rank(r):
+        return (r["class"], r["state"] not in ("confirmed", "taken"), r["ops"] if r["ops"] is not None else 1e9,
+                r["seconds"])
+    rows = []
+    for same in found.values():
+        best = dict(min(same, key=rank))
+        best["symptoms"] = sum(r["symptoms"] for r in same)
+        best["kinds"] = dict(sum((Counter(r["kinds"]) for r in same), Counter()))
+        best["campaigns"] = len(same)
+        rows.append(best)
+    return {name: sorted((r for r in rows if r["class"] == c), key=lambda r: -r["symptoms"])
+            for c, name in SECTIONS.items()}
 
 
 def _row(rc, root):
