@@ -33,7 +33,8 @@ def test_a_bad_spec_says_what_is_wrong_on_one_line(spec, message):
     assert "\n" not in str(e.value)
 
 
-def test_a_file_spec_is_resolved():
+def test_a_file_spec_is_resolved(monkeypatch):
+    monkeypatch.chdir(ROOT)  # a relative path is the current directory's
     spec = parse_spec("tests/zoo/lecture.py:Value")
     assert spec.file == str(ROOT / "tests/zoo/lecture.py") and spec.attr == "Value" and not spec.module
 

@@ -216,7 +216,7 @@ def test_load_case_round_trips_exactly(tmp_path):
     assert bits(got_point) == bits(point)
     assert type(got.instrs[3].c) is int
     assert meta["seed"] == 3 and meta["signature"] == "grad-add" and "program" not in meta
-    assert meta["engine"] == "micrograd.engine:Value" and meta["engine_root"] == REPO
+    assert meta["engine"] == "micrograd.engine:Value" and meta["engine_root"] == MICROGRAD.root
 
 
 @pytest.mark.parametrize("text, reason", [

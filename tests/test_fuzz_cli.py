@@ -188,8 +188,8 @@ def test_replay_exits_1_while_the_bug_is_there_and_0_on_a_correct_engine(mutant_
 
 
 def test_replay_finds_the_engine_where_the_finding_recorded_it_from_any_directory(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests/zoo/tanh_grad_uses_input.py:Value", "--kind", "expr",
-                                   "--cases", 100, "--max-findings", 1)
+    code, out, err, summary = fuzz(tmp_path, "--engine", f"{ROOT}/tests/zoo/tanh_grad_uses_input.py:Value",
+                                   "--kind", "expr", "--cases", 100, "--max-findings", 1)
     assert code == 1, out + err
     path = pathlib.Path(causes(summary, 1)[0]["json"])
     elsewhere = tmp_path / "elsewhere"
