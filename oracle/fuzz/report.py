@@ -4,7 +4,8 @@ Shards of one campaign on many machines (a CI matrix, a Slurm job array, a Kuber
 write their findings to one shared --out, and each leaves its summary in DIR/campaigns/. This reads
 them and prints the merged summary: cases, node checks and CPU time summed, op coverage recomputed
 from the summed counts, and each root cause counted once however many shards found it, with its
-symptoms summed, its best class, and its best reproducer (the best class, then the smallest).
+symptoms summed, its best class, and its best reproducer (the best class, then a confirmed one,
+then the smallest).
 Exit status: 0 no root cause that counts, 1 some, 2 a folder with no campaign in it.
 """
 import json
