@@ -16,7 +16,6 @@ runs it (`python -m oracle fuzz` in a fresh Python), and a table:
     python scripts/bench_diagnosis.py                     # every zoo engine, ~5 minutes
     python scripts/bench_diagnosis.py --only no_seed,radd_recursion --json diagnosis.json
 """
-import argparse
 import json
 import pathlib
 import subprocess
@@ -26,6 +25,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from engine_table import parse_args, print_table  # noqa: E402
 
 from tests.zoo import LEARNER_ROOT, ZOO  # noqa: E402
 
@@ -66,32 +67,17 @@ def row(name, summary, wall):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated zoo engines (default: all)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="each campaign's budget (default: 10)")
-    parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
-    args = parser.parse_args()
-    names = args.only.split(",") if args.only else sorted(ZOO)
-    unknown = [n for n in names if n not in ZOO]
-    if unknown:
-        parser.error(f"not zoo engines: {', '.join(unknown)}")
+    args, names = parse_args(__doc__.split("\n\n")[0], sorted(ZOO), "zoo engines")
     rows = []
     for name in names:
         with tempfile.TemporaryDirectory() as out:
             rows.append(row(name, *campaign(name, args.seconds, out)))
         print(f"{name}: {'right' if rows[-1]['right'] else 'WRONG'} ({rows[-1]['reported']})", file=sys.stderr,
               flush=True)
-    header = ("engine", "expected", "reported", "right", "first", "size", "wall")
-    cells = [[str(r[h]) if r[h] is not None else "-" for h in header] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-    print(f"{sum(r['right'] for r in rows)}/{len(rows)} engines diagnosed right "
-          f"(python -m oracle fuzz --seconds {args.seconds:g} --workers 1 --seed 1 on each)")
-    for line in [header, *cells]:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    print_table(f"{sum(r['right'] for r in rows)}/{len(rows)} engines diagnosed right "
+                f"(python -m oracle fuzz --seconds {args.seconds:g} --workers 1 --seed 1 on each)",
+                ("engine", "expected", "reported", "right", "first", "size", "wall"), rows, args.json)
     return 0 if all(r["right"] for r in rows) else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,7 +17,6 @@ Python, and a table:
     python scripts/bench_sandbox.py                  # every hostile engine, ~4 minutes
     python scripts/bench_sandbox.py --only slow_add,forks_child --seconds 5
 """
-import argparse
 import json
 import os
 import pathlib
@@ -30,6 +29,8 @@ from collections import Counter
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from engine_table import parse_args, print_table  # noqa: E402
 
 from tests.campaigns import TAG, survivors  # noqa: E402
 from tests.hostile import HOSTILE  # noqa: E402
@@ -72,31 +73,16 @@ def run(name, seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated engines (default: micrograd and every hostile engine)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="each campaign's budget (default: 10)")
-    parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
-    args = parser.parse_args()
-    names = args.only.split(",") if args.only else ENGINES
-    unknown = [n for n in names if n not in ENGINES]
-    if unknown:
-        parser.error(f"unknown engines: {', '.join(unknown)}")
+    args, names = parse_args(__doc__.split("\n\n")[0], ENGINES, "engines of micrograd and tests/hostile")
     rows = []
     for name in names:
         rows.append(run(name, args.seconds))
         print(f"{name}: {rows[-1]['wall']} s, exit {rows[-1]['exit']}", file=sys.stderr, flush=True)
-    header = ("engine", "wall", "exit", "findings", "left", "files", "output")
-    cells = [[str(r[h]) for h in header] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     late = [r["engine"] for r in rows if r["wall"] > args.seconds + 5]
-    print(f"python -m oracle fuzz --seconds {args.seconds:g} --workers 2 --memory-mb 500 on each; "
-          f"{len(rows) - len(late)}/{len(rows)} within --seconds + 5 s")
-    for line in [header, *cells]:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    print_table(f"python -m oracle fuzz --seconds {args.seconds:g} --workers 2 --memory-mb 500 on each; "
+                f"{len(rows) - len(late)}/{len(rows)} within --seconds + 5 s",
+                ("engine", "wall", "exit", "findings", "left", "files", "output"), rows, args.json)
     return 0 if not late and not any(r["left"] or r["files"] for r in rows) else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())
