@@ -25,9 +25,9 @@ def engine_args(name):
 def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     expect = ZOO[name]
     # An engine with a class-1 or class-2 mistake: the campaign stops at its first root cause, which
-    # must be that one (that none other follows in a full 10 s on one core is bench_diagnosis.py's
-    # table). The campaign ends on a number of cases, so that what it finds does not depend on how
-    # loaded the machine is; its seconds are a backstop.
+    # must be that one (whether none other follows in a full 10 s on one core is bench_diagnosis.py's
+    # table: two engines still show a second one there). The campaign ends on a number of cases,
+    # so that what it finds does not depend on how loaded the machine is; its seconds are a backstop.
     stop = ["--max-findings", 1] if expect.cause not in ("none", "python-float") else []
     code, out, err, summary = fuzz(tmp_path, *engine_args(name), "--cases", 80, "--seconds", 120, *stop)
     counted = causes(summary, 1, 2)
