@@ -6,7 +6,7 @@ activation method), so a plug-in engine needs no nn module of its own. The torch
 `torch.nn.Linear` layers in float64 with the same weights copied in.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -187,12 +187,7 @@ def check_mlp(spec, Engine, steps=0, report=None, through_nn=False):
     engine is micrograd's own Value, checked through micrograd.nn (else through the oracle's own
     neuron code, which needs nothing but the engine's Value)."""
     report = report if report is not None else Report()
-    if through_nn:
-        params = nn_model(spec)
-        flat = params.parameters()
-    else:
-        params = engine_model(spec, Engine)
-        flat = [p for layer in params for ws, b in layer for p in ws + [b]]
+    params, flat = _model(spec, Engine, through_nn)
     layers = torch_model(spec.weights)
     tparams = _torch_params(layers)
     for step in range(steps + 1):
@@ -236,6 +231,32 @@ def check_mlp(spec, Engine, steps=0, report=None, through_nn=False):
             break
         sgd_step(spec.lr, flat, layers)
     return report
+
+
+def _model(spec, Engine, through_nn):
+    """The spec's network in the engine, and its parameters in the order the spec lists them."""
+    if through_nn:
+        params = nn_model(spec)
+        return params, params.parameters()
+    params = engine_model(spec, Engine)
+    return params, [p for layer in params for ws, b in layer for p in ws + [b]]
+
+
+def trained(spec, Engine, steps, through_nn=False):
+    """The spec with the weights that `steps` SGD steps of the engine's own reach: where a finding
+    first failed at step k, it fails at step 0 of trained(spec, Engine, k), which a diagnosis can
+    look at in one forward and backward pass."""
+    params, flat = _model(spec, Engine, through_nn)
+    for _ in range(steps):
+        _, loss = engine_loss(spec, params)
+        for p in flat:
+            p.grad = 0.0
+        loss.backward()
+        for p in flat:
+            p.data = p.data - spec.lr * p.grad
+    it = iter([float(p.data) for p in flat])
+    return replace(spec, weights=tuple(tuple((tuple(next(it) for _ in ws), next(it)) for ws, _ in layer)
+                                       for layer in spec.weights))
 
 
 def sgd_step(lr, flat, layers):

@@ -25,9 +25,9 @@ def engine_args(name):
 def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     expect = ZOO[name]
     # An engine with a class-1 or class-2 mistake: the campaign stops at its first root cause, which
-    # must be that one (whether none other follows in a full 10 s on one core is bench_diagnosis.py's
-    # table: two engines still show a second one there). The campaign ends on a number of cases,
-    # so that what it finds does not depend on how loaded the machine is; its seconds are a backstop.
+    # must be that one (that none other follows in a full 10 s on one core is bench_diagnosis.py's
+    # table). The campaign ends on a number of cases, so that what it finds does not depend on how
+    # loaded the machine is; its seconds are a backstop.
     stop = ["--max-findings", 1] if expect.cause not in ("none", "python-float") else []
     code, out, err, summary = fuzz(tmp_path, *engine_args(name), "--cases", 80, "--seconds", 120, *stop)
     counted = causes(summary, 1, 2)
@@ -57,3 +57,38 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     assert row["state"] == "confirmed" and row["symptoms"] >= 1, out  # its reproducer failed in a fresh process
     passed, printed = reproduce(row["reproducer"], *fixed, path=path)
     assert passed == 0, printed
+
+
+def test_an_mlp_that_first_fails_after_an_sgd_step_is_diagnosed_at_the_weights_that_step_reached():
+    """mul_grad_out_over_self divides by an operand: at the first step's weights every product is
+    non-zero and it agrees with torch; the step drives the hinge term to 0, and then mul's rule
+    raises ZeroDivisionError for relu(...) * 1.0. The diagnosis must look where it failed, not at
+    the first step's weights (where every rule agrees and backward()'s walk was blamed)."""
+    from oracle.fuzz.diagnose import diagnose
+    from oracle.mlp import MLPSpec, check_mlp
+    from tests.zoo.mul_grad_out_over_self import Value
+
+    spec = MLPSpec(nin=1, widths=(1,), act="linear", loss="hinge", weights=((((0.5,), 0.0),),), X=((1.0,),),
+                   y=(1.0,), lr=1.0)
+    (finding,) = check_mlp(spec, Value, steps=2).findings
+    assert (finding.kind, finding.step, finding.detail) == ("raise", 1, "ZeroDivisionError: float division by zero")
+    found = diagnose(finding, Value, str(ROOT))
+    marked, line = mistake_line("mul_grad_out_over_self")
+    assert (found.method, found.file, found.line, "ZeroDivisionError" in found.summary) == (
+        "__mul__", str(marked), line, True), found
+    assert found.first == line - 2  # the def of mul's _backward: the key its other symptoms share
+
+
+def test_an_mlp_whose_node_holds_a_value_in_data_is_blamed_on_that_node_not_on_the_rules_after_it():
+    """tanh_data_is_value's tanh node holds a Value in .data, so the rule after it adds a Value to a
+    gradient: the cause is the node's value, where the Value was made, not that downstream rule."""
+    from oracle.fuzz.diagnose import diagnose
+    from oracle.mlp import MLPSpec, check_mlp
+    from tests.zoo.tanh_data_is_value import Value
+
+    spec = MLPSpec(nin=1, widths=(1, 1), act="tanh", loss="mse", weights=((((0.5,), 0.1),), (((-0.7,), 0.2),)),
+                   X=((0.8,),), y=(0.3,))
+    (finding,) = check_mlp(spec, Value).findings
+    found = diagnose(finding, Value, str(ROOT))
+    marked, line = mistake_line("tanh_data_is_value")
+    assert (found.category, found.method, found.file, found.line) == ("value", "tanh", str(marked), line), found

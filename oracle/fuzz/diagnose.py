@@ -32,7 +32,7 @@ from oracle.backends import torch_local
 from oracle.check import ALLOW, ATOL, EPS, RTOL, close, python_float
 from oracle.fuzz import graph
 from oracle.fuzz.graph import Place
-from oracle.mlp import MLPFinding, engine_loss, engine_model, nn_model
+from oracle.mlp import MLPFinding, engine_loss, engine_model, nn_model, trained
 from oracle.ops import OPS
 
 UPSTREAM = 0.75  # the upstream gradient a rule is run with alone: not 1, so a rule that drops it shows
@@ -184,11 +184,19 @@ def _point(program, point):
 # --- an MLP ---
 
 def _diagnose_mlp(finding, Engine, root, through_nn):
+    spec = finding.spec
+    if finding.step and finding.kind not in ("timeout", "crash", "memory"):  # it first failed at that step
+        try:
+            spec = trained(spec, Engine, finding.step, through_nn)
+        except Exception:
+            pass  # the steps before did not fail in the campaign: an engine that differs now is looked at as it is
     run = _Run(Engine, root)
-    failure = run.mlp(finding.spec, through_nn)
+    failure = run.mlp(spec, through_nn)
     if failure is not None:
         return failure
-    return run.values() or run.walk(definite=True) or run.rules() or run.walk() or fallback(finding, root, Engine)
+    # a node whose .data is not a number makes every gradient after it wrong too: it goes first
+    return (run.bad_data() or run.values() or run.walk(definite=True) or run.rules() or run.walk()
+            or fallback(finding, root, Engine))
 
 
 # --- running the engine, watched ---
