@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from oracle.fuzz.store import load_case  # noqa: E402
-from tests.campaigns import ROOT, TAG, causes, survivors  # noqa: E402
+from tests.campaigns import ROOT, TAG, causes, reproduce, survivors  # noqa: E402
 
 
 def campaign(tmp_path, engine, *args, cases=40, seconds=30):
@@ -82,7 +82,9 @@ def test_an_op_that_hangs_is_a_timeout_finding_and_the_other_ops_are_tested(engi
     assert code == 1, out + err
     assert summary["broken_ops"]["tanh"].startswith("timeout") and summary["skipped_ops"] == {}
     (row,) = [r for r in causes(summary, 1) if r["cause"] == "timeout"]
-    assert row["method"] == "tanh" and row["state"] == "confirmed"  # its reproducer hangs too: killed at its time
+    assert row["method"] == "tanh" and row["state"] == "confirmed"  # its reproducer fails the same way
+    code, printed = reproduce(row["reproducer"])  # on its own, even deaf to the alarm: it ends, it does not hang
+    assert code == 1 and ("deaf to its alarm" if engine == "hangs_deaf" else "no result after") in printed, printed
     assert "tanh" not in summary["ops"] or summary["cases"] > 0
     assert summary["cases"] > 0  # the campaign went on without tanh
 

@@ -14,6 +14,8 @@ import textwrap
 from oracle.check import ATOL, RTOL
 from oracle.program import float_source
 
+DEAF = 2.0  # a reproducer's grace past its time limit for an engine deaf to the alarm
+
 CLASSES = {1: "wrong at ordinary inputs", 2: "wrong only at edge inputs (0, inf, nan, overflow, underflow)",
            3: "Python float semantics where torch has an IEEE answer"}
 
@@ -25,8 +27,9 @@ def reproducer_source(program, point, origin, finding=None, cause=None):
     limit = getattr(finding, "limit", None)
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
             f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
-            f"TIME_LIMIT = {limit!r}  # seconds the engine is given, as the oracle gave it (None: no limit)")
-    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, ("signal",), data,
+            f"TIME_LIMIT = {limit!r}  # seconds the engine is given, as the oracle gave it (None: no limit)\n"
+            f"DEAF = {DEAF!r}  # seconds more, for an engine deaf to the alarm, before the script ends itself")
+    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, ("signal", "threading"), data,
                    _PROGRAM.format(f=program.source()))
 
 
@@ -168,17 +171,28 @@ def real(x, what):
 
 
 def within_time(run):
-    """run(), interrupted with TimeoutError after TIME_LIMIT seconds when there is one."""
+    """run(), interrupted with TimeoutError after TIME_LIMIT seconds when there is one. An engine
+    deaf to that alarm (it blocks the signal, or sleeps in C) is ended DEAF seconds later by a
+    watchdog thread: the script then says so and exits 1, where it would otherwise hang."""
     if not TIME_LIMIT:
         return run()
 
     def alarm(signum, frame):
         raise TimeoutError(f"no result after {{TIME_LIMIT:g}} s")
+
+    def deaf():
+        print(CAUSE + "\\n")
+        print(f"The engine failed: no result after {{TIME_LIMIT + DEAF:g}} s, deaf to its alarm", flush=True)
+        os._exit(1)
+    watchdog = threading.Timer(TIME_LIMIT + DEAF, deaf)
+    watchdog.daemon = True
     old = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    watchdog.start()
     try:
         return run()
     finally:
+        watchdog.cancel()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 
