@@ -1,0 +1,43 @@
+"""docs/micrograd_vs_torch.ipynb is saved as it should be read on a code host without running it:
+every code cell executed in order with its outputs, the pictures inline, and nothing of the machine
+it ran on. (Running it is `tox -e notebook`, with nbmake, which .ci/run runs.)"""
+import json
+import pathlib
+import re
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "docs" / "micrograd_vs_torch.ipynb"
+MACHINE_PATH = re.compile(r"(?<![\w.])/(tmp|work|home|root|usr|opt|var)/")
+
+
+def cells():
+    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+
+
+def text(value):
+    return "".join(value) if isinstance(value, list) else value
+
+
+def test_every_code_cell_ran_in_order_and_the_pictures_are_inline():
+    code = [c for c in cells() if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
+    kinds = [kind for c in code for o in c["outputs"] for kind in o.get("data", {})]
+    assert kinds.count("image/svg+xml") == 2 and kinds.count("image/png") == 1, kinds
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert all(c["outputs"] for c in code[1:]), "a cell after the imports was saved without its output"
+
+
+def test_the_saved_outputs_name_no_path_of_the_machine_they_ran_on():
+    for c in cells():
+        for o in c.get("outputs", []):
+            for value in [o.get("text", "")] + [v for k, v in o.get("data", {}).items() if k.startswith("text/")]:
+                assert not MACHINE_PATH.search(text(value)), text(value)[:500]
+
+
+def test_the_fuzzed_engine_shows_its_own_mistake_and_the_reproducer_its_exit_statuses():
+    printed = "".join(text(o.get("text", "")) for c in cells() for o in c.get("outputs", []))
+    lines = (NOTEBOOK.parent / "buggy_engine.py").read_text(encoding="utf-8").splitlines()
+    n, line = next((n, line) for n, line in enumerate(lines, 1) if "# <- the mistake" in line)
+    # the learner's own line, as the engine is now: an edited engine needs the notebook saved again
+    assert f"buggy_engine.py:{n}  {line.strip()}" in printed
+    assert "it assigns (=) where it should add (+=)" in printed
+    assert "exit status 1" in printed and "exit status 0" in printed
