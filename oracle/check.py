@@ -75,7 +75,7 @@ class Finding:
             quantity = "value of" if self.kind == "value" else "gradient of the output with respect to"
             lines = [f"{what} are not close!", "",
                      f"Mismatched {quantity} {where}, at {point}",
-                     f"micrograd={self.engine!r}  torch={self.torch!r}"]
+                     f"engine={self.engine!r}  torch={self.torch!r}"]
             a, b = self.engine, self.torch
             if math.isfinite(a) and math.isfinite(b):
                 absd = abs(a - b)

@@ -172,7 +172,7 @@ class MLPFinding:
         lines = [f"{head} are not close!" if self.kind in ("mlp-value", "mlp-loss", "mlp-grad", "train")
                  else f"The engine failed ({self.kind})", "",
                  f"Mismatched {self.where}" + (f" after SGD step {self.step}" if self.step else ""),
-                 f"micrograd={self.engine!r}  torch={self.torch!r}"]
+                 f"engine={self.engine!r}  torch={self.torch!r}"]
         if self.engine is not None and self.torch is not None and math.isfinite(self.engine) and math.isfinite(
                 self.torch):
             lines.append(f"Absolute difference: {abs(self.engine - self.torch):.3g}")

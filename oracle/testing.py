@@ -493,12 +493,12 @@ def _unsaved_case(rc):
     return [getattr(rc.cause, "summary", "")]
 
 
-_BOTH = re.compile(r"micrograd=(.*)  torch=(.*)")
+_BOTH = re.compile(r"(?:engine|micrograd)=(.*)  torch=(.*)")  # micrograd=: as earlier versions saved it
 _TORCH = re.compile(r"torch=(.*)")
 
 
 def _mismatch(message, tail=None):
-    """A finding's message without the case it ends with, its `micrograd=A  torch=B` line as
+    """A finding's message without the case it ends with, its `engine=A  torch=B` line as
     expected (torch) and actual (the engine)."""
     if tail and message.rstrip().endswith(tail.rstrip()):
         message = message.rstrip()[: -len(tail.rstrip())]

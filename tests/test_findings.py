@@ -75,7 +75,7 @@ def test_record_writes_case_and_a_reproducer_that_fails_until_the_engine_is_fixe
 
     bug = run_script(script, cwd=tmp_path)  # from elsewhere: the engine is not pip-installed
     assert bug.returncode == 1, bug.stderr
-    assert "Gradients are not close!" in bug.stdout and "micrograd=" in bug.stdout and "torch=" in bug.stdout
+    assert "Gradients are not close!" in bug.stdout and "engine=" in bug.stdout and "torch=" in bug.stdout
     assert "Absolute difference:" in bug.stdout and "(up to 1e-11 allowed)" in bug.stdout
     assert "Relative difference:" in bug.stdout
     fixed = run_script(script, "micrograd.engine:Value", cwd=tmp_path)
@@ -160,7 +160,7 @@ def test_record_mlp_writes_a_reproducer_that_fails_until_the_engine_is_fixed(tmp
     bug = run_script(path.with_suffix(".py"), cwd=tmp_path)  # from elsewhere: the engine is not pip-installed
     assert bug.returncode == 1, bug.stderr
     assert f"Gradients are not close!\n\nMismatched {finding.where}\n" in bug.stdout
-    assert f"micrograd={finding.engine!r}  torch={finding.torch!r}" in bug.stdout
+    assert f"engine={finding.engine!r}  torch={finding.torch!r}" in bug.stdout
     assert "Absolute difference:" in bug.stdout and "(up to 1e-11 allowed)" in bug.stdout
     fixed = run_script(path.with_suffix(".py"), "micrograd.engine:Value", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr

@@ -141,7 +141,7 @@ def close(a, b):
 def print_mismatch(head, name, a, b):
     print(head + " are not close!\\n")
     print(f"Mismatched {{name}}")
-    print(f"micrograd={{a!r}}  torch={{b!r}}")
+    print(f"engine={{a!r}}  torch={{b!r}}")
     if math.isfinite(a) and math.isfinite(b):
         print(f"Absolute difference: {{abs(a - b):.3g}} (up to {{ATOL:g}} allowed)")
         rel = abs(a - b) / abs(b) if b else math.inf  # against torch's value, as assert_close
