@@ -157,6 +157,7 @@ class MLPFinding:
     torch: float | None = None
     step: int = 0
     detail: str = ""
+    limit: float | None = None  # a timeout's: the seconds the engine was given, which its reproducer gives it too
 
     @property
     def signature(self):

@@ -177,6 +177,19 @@ def test_mlp_reproducer_trains_with_the_oracles_own_neuron_code_and_does_not_imp
     assert done.returncode == 0 and "through 3 SGD steps" in done.stdout, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("engine, says", [("hangs_in_op", "TimeoutError: no result after 1 s"),
+                                           ("hangs_deaf", "no result after 3 s, deaf to its alarm")])
+def test_an_mlp_timeouts_reproducer_gives_the_engine_its_time_and_ends(engine, says, tmp_path):
+    """A hang in an MLP: the reproducer gives the engine the seconds the oracle gave it, and then
+    exits 1, deaf to the alarm or not; it does not hang."""
+    spec = f"{REPO}/tests/hostile/{engine}.py:Value"
+    finding = MLPFinding("timeout", TANH_MLP, "the forward or backward pass", step=2, limit=1.0)
+    script = tmp_path / "repro.py"
+    script.write_text(mlp_reproducer_source(TANH_MLP, finding.step, origin(spec), finding))
+    done = run_script(script, cwd=tmp_path)  # a script that hangs is killed at 120 s, and the test fails
+    assert done.returncode == 1 and says in done.stdout, done.stdout + done.stderr
+
+
 def test_an_mlp_name_is_recorded_once(tmp_path):
     store = FindingStore(tmp_path, verify=False)
     finding = tanh_grad_mlp_finding()

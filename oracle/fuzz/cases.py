@@ -215,7 +215,7 @@ def stuck_finding(kind, exc, cseed, case_kind_, ops, detail, limit=None):
     case, extra = build_case(cseed, case_kind_, ops)
     if not isinstance(case, Program):
         # step: the SGD steps the case runs, so that a replay runs as many
-        return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail)
+        return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail, limit=limit)
     point, node, where = None, None, ""
     tb = exc.__traceback__ if exc is not None else None
     for frame, _ in traceback.walk_tb(tb):

@@ -24,13 +24,18 @@ def reproducer_source(program, point, origin, finding=None, cause=None):
     """A standalone script: f defined once from the program, run on the engine and on torch
     float64 at `point`; it prints the mismatch and exits 1 while there is one, 0 once fixed."""
     kind = finding.kind if finding is not None else ""
-    limit = getattr(finding, "limit", None)
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
             f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
-            f"TIME_LIMIT = {limit!r}  # seconds the engine is given, as the oracle gave it (None: no limit)\n"
-            f"DEAF = {DEAF!r}  # seconds more, for an engine deaf to the alarm, before the script ends itself")
+            + _limits(finding))
     return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, ("signal", "threading"), data,
-                   _PROGRAM.format(f=program.source()))
+                   _PROGRAM.format(f=program.source(), within_time=_WITHIN_TIME))
+
+
+def _limits(finding):
+    """The lines that give the engine the time the oracle gave it: a hang's reproducer ends too."""
+    return (f"TIME_LIMIT = {getattr(finding, 'limit', None)!r}  # seconds the engine is given, as the oracle gave "
+            f"it (None: no limit)\n"
+            f"DEAF = {DEAF!r}  # seconds more, for an engine deaf to the alarm, before the script ends itself")
 
 
 def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
@@ -38,15 +43,15 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
     own neuron code and as a torch float64 twin, trained for `steps` SGD steps; it prints the
     first mismatch and exits 1 while there is one, 0 once fixed."""
     data = f"SPEC = {spec_table(spec)}\nSTEPS = {int(steps)}  # SGD steps to train; every step is compared\n" \
-           f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw"
+           f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw\n" + _limits(finding)
     from oracle import mlp  # torch: only a store that records an MLP finding imports it
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (
         mlp.engine_model, mlp.engine_forward, mlp.engine_loss, mlp.torch_model, mlp.torch_loss, mlp._torch_step,
         mlp._torch_params, mlp.sgd_step, mlp.resync))
     where = "" if finding is None else f" (first at {finding.where}" + (
         f" after SGD step {finding.step})" if finding.step else ")")
-    return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, ("types",), data,
-                   _MLP.replace("{shared}", shared))
+    return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, ("signal", "threading", "types"),
+                   data, _MLP.replace("{shared}", shared).replace("{within_time}", _WITHIN_TIME))
 
 
 def tamper_reproducer_source(origin, cause):
@@ -155,6 +160,35 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ENGINE))
 '''
 
+# Not formatted: inserted in the program's and the MLP's reproducers.
+_WITHIN_TIME = '''\
+def within_time(run):
+    """run(), interrupted with TimeoutError after TIME_LIMIT seconds when there is one. An engine
+    deaf to that alarm (it blocks the signal, or sleeps in C) is ended DEAF seconds later by a
+    watchdog thread: the script then says so and exits 1, where it would otherwise hang."""
+    if not TIME_LIMIT:
+        return run()
+
+    def alarm(signum, frame):
+        raise TimeoutError(f"no result after {TIME_LIMIT:g} s")
+
+    def deaf():
+        print(CAUSE + "\\n")
+        print(f"The engine failed: no result after {TIME_LIMIT + DEAF:g} s, deaf to its alarm", flush=True)
+        os._exit(1)
+    watchdog = threading.Timer(TIME_LIMIT + DEAF, deaf)
+    watchdog.daemon = True
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
+    watchdog.start()
+    try:
+        return run()
+    finally:
+        watchdog.cancel()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+'''
+
 _PROGRAM_ABOUT = """Runs f on the engine under test and on PyTorch float64 at one input point, and compares the
 output value and the gradient with respect to each input: |a - b| <= atol + rtol * max(|a|, |b|),
 non-finite values by class (nan, +inf, -inf). Exits 1 while they disagree, 0 once they agree."""
@@ -170,32 +204,7 @@ def real(x, what):
     return float(x)
 
 
-def within_time(run):
-    """run(), interrupted with TimeoutError after TIME_LIMIT seconds when there is one. An engine
-    deaf to that alarm (it blocks the signal, or sleeps in C) is ended DEAF seconds later by a
-    watchdog thread: the script then says so and exits 1, where it would otherwise hang."""
-    if not TIME_LIMIT:
-        return run()
-
-    def alarm(signum, frame):
-        raise TimeoutError(f"no result after {{TIME_LIMIT:g}} s")
-
-    def deaf():
-        print(CAUSE + "\\n")
-        print(f"The engine failed: no result after {{TIME_LIMIT + DEAF:g}} s, deaf to its alarm", flush=True)
-        os._exit(1)
-    watchdog = threading.Timer(TIME_LIMIT + DEAF, deaf)
-    watchdog.daemon = True
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
-    watchdog.start()
-    try:
-        return run()
-    finally:
-        watchdog.cancel()
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
+{within_time}
 
 def engine_side(Engine):
     xs = [Engine(x) for x in POINT]
@@ -255,8 +264,14 @@ def first_mismatch(got, want):
     return next((i for i, (a, b) in enumerate(zip(got, want)) if not close(a, b)), None)
 
 
+{within_time}
+
 def main(spec):
     Engine = load_engine(spec)
+    return within_time(lambda: train_both(spec, Engine))
+
+
+def train_both(spec, Engine):
     layers = torch_model(SPEC.weights)
     tparams = _torch_params(layers)
     step = 0
