@@ -193,11 +193,7 @@ def check_mlp(spec, Engine, steps=0, report=None, through_nn=False):
     tparams = _torch_params(layers)
     for step in range(steps + 1):
         try:
-            outs, loss = engine_loss(spec, params)
-            for p in flat:
-                p.grad = 0.0
-            loss.backward()
-            got = [float(o.data) for row in outs for o in row] + [float(loss.data)] + [float(p.grad) for p in flat]
+            got = engine_step(spec, params, flat)
         except RecursionError as e:
             report.findings.append(MLPFinding("recursion", spec, "the forward or backward pass", detail=repr(e)))
             return report
@@ -249,21 +245,31 @@ def trained(spec, Engine, steps, through_nn=False):
     look at in one forward and backward pass."""
     params, flat = _model(spec, Engine, through_nn)
     for _ in range(steps):
-        _, loss = engine_loss(spec, params)
-        for p in flat:
-            p.grad = 0.0
-        loss.backward()
-        for p in flat:
-            p.data = p.data - spec.lr * p.grad
+        engine_step(spec, params, flat)
+        engine_sgd(spec.lr, flat)
     it = iter([float(p.data) for p in flat])
     return replace(spec, weights=tuple(tuple((tuple(next(it) for _ in ws), next(it)) for ws, _ in layer)
                                        for layer in spec.weights))
 
 
-def sgd_step(lr, flat, layers):
-    """One SGD step on both sides: the engine's parameters and the torch twin's."""
+def engine_step(spec, params, flat):
+    """Forward and backward on the engine: outputs, loss and parameter gradients as one list."""
+    outs, loss = engine_loss(spec, params)
+    for p in flat:
+        p.grad = 0.0
+    loss.backward()
+    return [float(o.data) for row in outs for o in row] + [float(loss.data)] + [float(p.grad) for p in flat]
+
+
+def engine_sgd(lr, flat):
+    """One SGD step on the engine's parameters."""
     for p in flat:
         p.data = p.data - lr * p.grad
+
+
+def sgd_step(lr, flat, layers):
+    """One SGD step on both sides: the engine's parameters and the torch twin's."""
+    engine_sgd(lr, flat)
     with torch.no_grad():
         for lin in layers:
             for t in (lin.weight, lin.bias):

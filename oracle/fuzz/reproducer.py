@@ -46,8 +46,8 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
            f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw\n" + _limits(finding)
     from oracle import mlp  # torch: only a store that records an MLP finding imports it
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (
-        mlp.engine_model, mlp.engine_forward, mlp.engine_loss, mlp.torch_model, mlp.torch_loss, mlp._torch_step,
-        mlp._torch_params, mlp.sgd_step, mlp.resync))
+        mlp.engine_model, mlp.engine_forward, mlp.engine_loss, mlp.engine_step, mlp.torch_model, mlp.torch_loss,
+        mlp._torch_step, mlp._torch_params, mlp.engine_sgd, mlp.sgd_step, mlp.resync))
     where = "" if finding is None else f" (first at {finding.where}" + (
         f" after SGD step {finding.step})" if finding.step else ")")
     return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, ("signal", "threading", "types"),
@@ -251,15 +251,6 @@ _MLP = '''
 {shared}
 
 
-def engine_step(params, flat):
-    """Forward and backward on the engine: outputs, loss and parameter gradients as one list."""
-    outs, loss = engine_loss(SPEC, params)
-    for p in flat:
-        p.grad = 0.0
-    loss.backward()
-    return [float(o.data) for row in outs for o in row] + [float(loss.data)] + [float(p.grad) for p in flat]
-
-
 def first_mismatch(got, want):
     return next((i for i, (a, b) in enumerate(zip(got, want)) if not close(a, b)), None)
 
@@ -279,7 +270,7 @@ def train_both(spec, Engine):
         params = engine_model(SPEC, Engine)
         flat = [p for layer in params for ws, b in layer for p in ws + [b]]
         for step in range(STEPS + 1):
-            got = engine_step(params, flat)
+            got = engine_step(SPEC, params, flat)
             tout, want = _torch_step(SPEC, layers, tparams)
             if step > 0 and not all(math.isfinite(v) for v in got + want):
                 # Training diverged: a batched matmul then multiplies zeros by infinities that a
