@@ -5,6 +5,8 @@ import json
 import pathlib
 import re
 
+from tests.zoo import mistake_line
+
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "docs" / "micrograd_vs_torch.ipynb"
 MACHINE_PATH = re.compile(r"(?<![\w.])/(tmp|work|home|root|usr|opt|var)/")
 
@@ -35,9 +37,9 @@ def test_the_saved_outputs_name_no_path_of_the_machine_they_ran_on():
 
 def test_the_fuzzed_engine_shows_its_own_mistake_and_the_reproducer_its_exit_statuses():
     printed = "".join(text(o.get("text", "")) for c in cells() for o in c.get("outputs", []))
-    lines = (NOTEBOOK.parent / "buggy_engine.py").read_text(encoding="utf-8").splitlines()
-    n, line = next((n, line) for n, line in enumerate(lines, 1) if "# <- the mistake" in line)
+    marked, n = mistake_line("mul_assigns_grad")
+    line = marked.read_text(encoding="utf-8").splitlines()[n - 1]
     # the learner's own line, as the engine is now: an edited engine needs the notebook saved again
-    assert f"buggy_engine.py:{n}  {line.strip()}" in printed
+    assert f"tests/zoo/mul_assigns_grad.py:{n}  {line.strip()}" in printed
     assert "it assigns (=) where it should add (+=)" in printed
     assert "exit status 1" in printed and "exit status 0" in printed
