@@ -44,7 +44,7 @@ from oracle.fuzz.causes import Ledger  # noqa: E402
 from oracle.fuzz.engines import EngineSpecError, parse_spec  # noqa: E402
 from oracle.fuzz.sandbox import default_memory_mb  # noqa: E402
 from oracle.fuzz.store import check_out, sweep  # noqa: E402
-from oracle.fuzz.summary import CLASSES, SECTIONS, merged_classes  # noqa: E402
+from oracle.fuzz.summary import CLASSES, SECTIONS, counts, merged_classes  # noqa: E402
 from oracle.fuzz.summary import summary as make_summary  # noqa: E402
 from oracle.fuzz.timeouts import TIMEOUT  # noqa: E402
 from oracle.mlp import MLPFinding, MLPSpec  # noqa: E402
@@ -147,7 +147,7 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
             os.environ.pop(ACTIVE, None)
         else:
             os.environ[ACTIVE] = before
-    if summary["findings"]:
+    if summary["findings"] or summary["could_not_confirm"]:  # a verdict that could not be reached is no pass
         where = f"The reproducers are {'kept' if temporary else 'saved'} in {folder}"
         return Result(False, f"{_failure(display, summary, ledger, strict)}\n\n{where}", summary, folder)
     if temporary:
@@ -385,7 +385,7 @@ def _merge(parts, strict):
     merged["classes"] = classes = merged_classes(parts)
     found = {r["key"] for rows in classes.values() for r in rows}
     merged["cleared_by_reproducer"] = [r for p in parts for r in p["cleared_by_reproducer"] if r["key"] not in found]
-    merged["findings"] = sum(len(classes[name]) for c, name in SECTIONS.items() if c < 3 or strict)
+    merged.update(counts(classes, strict))
     merged.update(kinds=kinds, kind="all", stopped=parts[-1]["stopped"], stages=parts)
     return merged
 
@@ -405,8 +405,11 @@ def _failure(display, summary, ledger, strict):
     rows = [r for section in SECTIONS.values() for r in summary["classes"][section]
             if r["class"] < 3 or strict]
     n = len(rows)
-    lines = [f"{display} does not match PyTorch float64: {n} root cause{'s' * (n != 1)} (seed {summary['seed']}, "
-             f"{summary['cases']:,} case{'s' * (summary['cases'] != 1)} in {summary['seconds']:.1f} s)"]
+    head = (f"{display} does not match PyTorch float64: {n} root cause{'s' * (n != 1)}" if summary["findings"] else
+            f"{display}: no verdict: {n} root cause{'s' * (n != 1)} found, and no reproducer could run to confirm "
+            f"{'it' if n == 1 else 'them'}")
+    lines = [f"{head} (seed {summary['seed']}, {summary['cases']:,} case{'s' * (summary['cases'] != 1)} in "
+             f"{summary['seconds']:.1f} s)"]
     for i, row in enumerate(rows, 1):
         lines += ["", *_cause(i, row, ledger.get(row["key"]))]
     class3 = [] if strict else summary["classes"]["python_float"]
@@ -429,7 +432,8 @@ def _cause(i, row, rc):
         case = _saved_case(saved)
     else:
         case = _unsaved_case(rc)
-        lines.append("   (not confirmed: no time was left to run its reproducer; shown as found)")
+        lines.append(f"   (could not confirm: {row['reason']}; not counted)" if row["state"] == "could-not-confirm"
+                     else "   (not confirmed: no time was left to run its reproducer; shown as found)")
     lines.append(f"   {row['symptoms']:,} case{'s' * (row['symptoms'] != 1)} showed it"
                  + (f"; reduced to {row['ops']} op{'s' * (row['ops'] != 1)}:" if row["ops"] else ":"))
     lines += ["", *("      " + line if line else "" for line in _shorten(case)), ""]

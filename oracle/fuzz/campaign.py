@@ -82,6 +82,7 @@ class Stats:
     causes: object = None  # the Ledger
     stopped: str = ""  # why the campaign ended: budget, cases, max-findings, interrupted
     respawns: int = 0
+    restarts: Counter = field(default_factory=Counter)  # why workers were replaced -> how many times
     printed: int = 0  # characters the engine printed (Python-level), none of it shown
     dropped: int = 0  # bytes the engine wrote to its file descriptors, none of it shown
 
@@ -174,7 +175,7 @@ class Campaign:
             self._op_stuck(pending[got], *stuck, methods, ops)
             pending = pending[got + 1:]
             self.pool[0] = self._spawn(0)
-            self.stats.respawns += 1
+            self._restarted(*stuck)
             self._ready(0)
             if progress:
                 progress(self.stats)
@@ -435,9 +436,15 @@ class Campaign:
         # else it died reducing a finding, which is saved unreduced, or between cases
         self._retry.extend(w.outstanding)
         self._retry = deque(sorted(self._retry))  # in case order, so a cases budget ends on a prefix
-        self.stats.respawns += 1
+        self._restarted(kind, detail)
         w.output.remove()
         return None if self._stopping() else self._spawn(n)  # once stopping, the slot stays empty
+
+    def _restarted(self, kind, detail):
+        """Count a worker replaced, by why: it died (how), or it hung and was killed."""
+        self.stats.respawns += 1
+        why = detail.removeprefix("the worker process ").removeprefix("the worker ")
+        self.stats.restarts[f"{'hung, ' if kind == 'timeout' else ''}{why}"] += 1
 
     def close(self):
         """Stop every worker (and whatever it forked) and any reproducer still being confirmed: after

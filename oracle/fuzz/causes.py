@@ -3,10 +3,12 @@
 Workers diagnose every finding (`diagnose.Cause`); the `Ledger` groups them by the cause's key (the
 function of the engine at fault), counts the symptoms, keeps the best class seen (1 wrong at
 ordinary inputs, 2 only at edge inputs, 3 Python float semantics), and saves each root cause's one
-reduced reproducer through the store, which publishes it only once it fails in a fresh process
-(confirmed); one that its own reproducer clears is noise. Saving runs in a background thread, class
-1 and 2 first, so that the workers never wait; at the campaign's end what is not confirmed by its
-deadline is reported as such.
+reduced reproducer through the store, which publishes it only once it reports its failure in a
+fresh process (confirmed). One that its own reproducer clears is noise, one whose reproducer could
+not run is could-not-confirm; either is tried again with another case that shows it, up to
+ATTEMPTS runs, so one point that passes never clears a root cause that other cases still show.
+Saving runs in a background thread, class 1 and 2 first, so that the workers never wait; at the
+campaign's end what is not confirmed by its deadline is reported as such.
 """
 import itertools
 import queue
@@ -19,8 +21,10 @@ from oracle.fuzz import sandbox
 from oracle.fuzz.store import FindingStore, file_name
 from oracle.mlp import MLPFinding
 
-STUCK = ("timeout", "crash", "memory")  # kinds whose reproducer fails by not finishing (or dying)
 MIN_CONFIRM = 1.0  # seconds: a reproducer needs at least this long (a fresh Python, torch) to be worth running
+CONFIRM_TIMEOUT = 60.0  # seconds a reproducer run may take, start-up included, when the campaign has that long
+UNCOUNTED = ("noise", "could-not-confirm")  # states of a root cause that is not reported as a bug
+ATTEMPTS = 3  # reproducer runs of other cases before a root cause stays cleared (or could not be confirmed)
 UNREDUCED_RANK = 10.0  # what an unreduced case ranks below any reduced one by
 MARGIN = 0.3  # seconds before the campaign's hard end by which a reproducer run is over, its files cleaned up
 
@@ -40,7 +44,8 @@ class RootCause:
     seconds: float  # when, after the campaign's start
     symptoms: int = 0
     kinds: Counter = field(default_factory=Counter)  # symptoms by finding kind
-    state: str = "found"  # found, reducing, saving, confirmed, written (class 3, not run), noise, taken, unconfirmed
+    state: str = "found"  # found, reducing, saving, confirmed, written (class 3, not run), noise, taken,
+    #                       unconfirmed (no time was left), could-not-confirm (its reproducer could not run)
     finding: object = None  # the case it is saved with (reduced, once the reduction is back)
     program: object = None  # its Program or MLPSpec
     point: object = None
@@ -50,6 +55,8 @@ class RootCause:
     reproducer_exit: object = None
     published: tuple | None = None  # (state, finding, program, point, case_rank, size) of the case published
     reproducer_output: str = ""  # what its reproducer printed when it was run (why it was cleared, for noise)
+    reason: str = ""  # could-not-confirm: why, on one line (the first line of the error)
+    tried: list = field(default_factory=list)  # the cases whose reproducer cleared it or could not run
     rank: float = 4.0  # the rank of the best case a worker reduces for it (see case_rank): workers learn it
     case_rank: float = 1e9  # the rank of the case it is saved with (unreduced: UNREDUCED_RANK more)
     deep_only: bool = False  # every symptom so far was in a deep case, which it waits for a small one to show
@@ -90,7 +97,7 @@ class Ledger:
         """The root causes that count: classes 1 and 2, and class 3 too when strict; noise never.
         settled: not those seen only in a deep case yet (for --max-findings: a small case that shows
         it soon gives it its reproducer)."""
-        return [rc for rc in self if rc.state != "noise" and (rc.cls < 3 or strict)
+        return [rc for rc in self if rc.state not in UNCOUNTED and (rc.cls < 3 or strict)
                 and not (settled and rc.deep_only and rc.state == "found")]
 
     def symptom(self, finding, cause, case, seconds, reducing, output="", deep=False, minimal=False):
@@ -105,6 +112,11 @@ class Ledger:
             rc = self.causes[key] = RootCause(key, cause, case, seconds, output=output, deep_only=deep)
         rc.deep_only = rc.deep_only and deep
         rc.symptoms += 1
+        if rc.state in ("noise", "could-not-confirm") and len(rc.tried) < ATTEMPTS \
+                and _case_of(finding) not in rc.tried:
+            # Another case still shows it: its reproducer is run in turn (unreduced: the workers
+            # reduced this root cause once already).
+            rc.state, rc.finding, rc.case_rank = "found", None, 1e9
         rc.kinds[finding.kind] += 1
         if cause.cls < rc.cls:
             rc.cause = cause
@@ -179,33 +191,33 @@ class Ledger:
 
     def _record(self, key, finding, program, point, cause):
         rc = self.causes[key]
-        left = None if self.hard_end is None else self.hard_end - time.monotonic()
-        if left is not None and left - MARGIN < MIN_CONFIRM and (cause.cls < 3 or self.strict):
+        verify = cause.cls < 3 or self.strict  # class 3 alone changes nothing: its reproducer is written, not run
+        left = None if self.hard_end is None else self.hard_end - time.monotonic() - MARGIN
+        if verify and left is not None and left < MIN_CONFIRM:
             self._unpublished(rc, "unconfirmed")
             return
         if self._store is None:
             self._store = FindingStore(self.out, self.memory_mb, started=self._started)
         mlp = "-mlp" if isinstance(finding, MLPFinding) else ""
         name = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}{mlp}")
-        timeout = 60.0 if left is None else min(60.0, left - MARGIN)  # done before the campaign's end
-        fails = (1,) if finding.kind not in STUCK else ("timeout", 1, *range(-64, 0), *range(2, 256))
+        # done before the campaign's end: a run it cuts short is unconfirmed, not could-not-confirm
+        timeout, cut = (CONFIRM_TIMEOUT, False) if left is None or left >= CONFIRM_TIMEOUT else (left, True)
         meta = dict(self.meta, root_cause_key=key, symptoms=rc.symptoms)
-        verify = cause.cls < 3 or self.strict  # class 3 alone changes nothing: its reproducer is written, not run
         if isinstance(finding, Tamper):
-            saved = self._store.record_tamper(name, finding, meta, self.origin, cause, timeout)
+            saved = self._store.record_tamper(name, finding, meta, self.origin, cause, timeout, cut)
         elif isinstance(finding, MLPFinding):
-            saved = self._store.record_mlp(name, finding, meta, self.origin, cause, timeout, fails, verify, True)
+            saved = self._store.record_mlp(name, finding, meta, self.origin, cause, timeout, verify, True, cut)
         else:
-            saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, fails, verify,
-                                       True)
-        if saved.path is None:
-            timed_out = saved.state == "noise" and saved.exit == "timeout" and finding.kind not in STUCK
-            # (it ran out of the campaign's time: neither confirmed nor cleared)
-            if self._unpublished(rc, "unconfirmed" if timed_out else saved.state):
-                rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
-            return
+            saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, verify, True,
+                                       cut)
         rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
-        rc.state, rc.path = saved.state, saved.path
+        if saved.path is None:
+            if saved.state in ("noise", "could-not-confirm"):
+                rc.tried.append((program, point))
+            if self._unpublished(rc, saved.state):
+                rc.reason = saved.reason
+            return
+        rc.state, rc.path, rc.reason = saved.state, saved.path, ""
         rc.published = (rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size)
 
     @staticmethod

@@ -7,8 +7,9 @@
     python -m oracle fuzz --replay findings/class1-__mul__-engine-42.json
 
 Exit status: 0 no root causes (or, with --replay, the saved one is fixed), 1 root causes of class
-1 or 2 (and of class 3 with --strict or for micrograd; the saved one still fails), 2 bad usage or an
-engine that cannot be loaded or driven; the reason is one line on stderr. Progress goes to
+1 or 2 (and of class 3 with --strict or for micrograd; the saved one still fails), 2 bad usage, an
+engine that cannot be loaded or driven, or no verdict (root causes were found but none could be
+confirmed: their reproducers did not run); the reason is one line on stderr. Progress goes to
 stderr (a live display on a terminal, a line every 5 s otherwise); the seed comes first and the
 summary last, on stdout. The engine is only ever imported and run in sandboxed worker processes.
 """
@@ -233,7 +234,14 @@ def _main(args, start):
     print_summary(summary)
     if args.summary_json:
         write_json(args.summary_json, summary)
-    return 1 if summary["findings"] else 0
+    if summary["findings"]:
+        return 1
+    if summary["could_not_confirm"]:
+        rows = [r for rows in summary["classes"].values() for r in rows if r["state"] == "could-not-confirm"]
+        print(f"python -m oracle fuzz: no verdict: {len(rows)} root cause{'s' * (len(rows) != 1)} found and none "
+              f"could be confirmed, its reproducer did not run ({rows[0]['reason']})", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _budget(seconds, cases):

@@ -10,6 +10,7 @@ names come first: `--engine-path` folders, then PYTHONPATH, then the rest of `sy
 `python -m` puts the working directory first, which in a checkout of this project holds its own
 micrograd). `Origin.ours` says when what loaded is this project's micrograd after all.
 """
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -74,6 +75,7 @@ class Origin:
     file: str  # the module's file ("" if it has none)
     ours: bool  # this project's own micrograd.engine.Value
     micrograd: bool  # ours or one of its mutants: it promises torch's results at singular points too
+    paths: tuple = ()  # the folders it may import from besides root (--engine-path), as absolute paths
 
     @property
     def importable(self):
@@ -130,7 +132,9 @@ def load(spec_text, engine_paths=(), sandboxed=True):
                                   f"({one_line(e, 'no message')})") from None
     if not callable(obj):
         raise EngineSpecError(f"engine {spec_text!r}: {path} is a {type(obj).__name__}, not a class or callable")
-    return obj, origin(obj, spec_text, module, spec.attr)
+    found = origin(obj, spec_text, module, spec.attr)
+    return obj, dataclasses.replace(found, paths=tuple(str(pathlib.Path(p).expanduser().resolve())
+                                                      for p in engine_paths))
 
 
 def _package_of(path):

@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 
 from oracle.cli import UsageError, write_json
-from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, coverage, merged_classes
+from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, counts, coverage, merged_classes
 
 
 def configure(parser):
@@ -69,7 +69,7 @@ def merge(summaries):
     total = {key: sum(s[key] for s in summaries) for key in ("cases", "nodes", "points", "noise", "cpu_seconds",
                                                             "python_float_points")}
     return {
-        "findings": sum(len(classes[name]) for c, name in SECTIONS.items() if c < 3 or strict),
+        **counts(classes, strict),
         "classes": classes,
         **total,
         "seconds": max(s["seconds"] for s in summaries),  # the shards ran side by side

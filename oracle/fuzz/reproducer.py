@@ -7,6 +7,14 @@ failing node. An MLP finding becomes the oracle's own neuron and training code (
 `inspect`, so the two cannot drift) and the spec's weights as a table. Each script starts with
 the root cause in words, at the learner's own line. It imports only torch and the engine, never
 `oracle`, and imports the engine from where the campaign found it.
+
+Every script ends its output with one verdict line, `verdict: WHAT`, and exits 0 for `pass`, 1
+for any other: `mismatch` (a value or gradient not close to torch's), `raise` (the engine raised),
+`timeout` (no result within the engine's time limit), `crash` (the engine's process died: a
+crash finding runs the engine in a forked child so that the script outlives it), `memory` (a
+MemoryError) or `tamper` (importing the engine changed the interpreter). `expected_verdict` says
+which one a finding's script was written for: a confirmation counts only when the script printed
+that one (see `oracle.fuzz.confirm`).
 """
 import inspect
 import textwrap
@@ -15,9 +23,21 @@ from oracle.check import ATOL, RTOL
 from oracle.program import float_source
 
 DEAF = 2.0  # a reproducer's grace past its time limit for an engine deaf to the alarm
+VERDICT = "verdict: "  # the start of a script's last line
+# The verdict a finding's script is written to print, by the finding's kind: a wrong number is a
+# mismatch, an exception from the engine a raise; the kinds a worker cannot survive are their own.
+MISMATCH_KINDS = ("value", "grad", "mlp-value", "mlp-loss", "mlp-grad", "train")
+OWN_VERDICT = ("timeout", "crash", "memory", "tamper")
 
 CLASSES = {1: "wrong at ordinary inputs", 2: "wrong only at edge inputs (0, inf, nan, overflow, underflow)",
            3: "Python float semantics where torch has an IEEE answer"}
+
+
+def expected_verdict(kind):
+    """What the reproducer of a finding of this kind prints when the bug is there."""
+    if kind in OWN_VERDICT:
+        return kind
+    return "mismatch" if kind in MISMATCH_KINDS else "raise"
 
 
 def reproducer_source(program, point, origin, finding=None, cause=None):
@@ -27,8 +47,8 @@ def reproducer_source(program, point, origin, finding=None, cause=None):
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
             f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
             + _limits(finding))
-    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, ("signal", "threading"), data,
-                   _PROGRAM.format(f=program.source(), within_time=_WITHIN_TIME))
+    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, _RUN_IMPORTS, data,
+                   _PROGRAM.format(f=program.source(), run_engine=_RUN_ENGINE))
 
 
 def _limits(finding):
@@ -50,8 +70,8 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
         mlp._torch_step, mlp._torch_params, mlp.engine_sgd, mlp.sgd_step, mlp.resync))
     where = "" if finding is None else f" (first at {finding.where}" + (
         f" after SGD step {finding.step})" if finding.step else ")")
-    return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, ("signal", "threading", "types"),
-                   data, _MLP.replace("{shared}", shared).replace("{within_time}", _WITHIN_TIME))
+    return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, (*_RUN_IMPORTS, "types"),
+                   data, _MLP.replace("{shared}", shared).replace("{run_engine}", _RUN_ENGINE))
 
 
 def tamper_reproducer_source(origin, cause):
@@ -97,8 +117,8 @@ def _script(title, about, origin, imports, data, body):
     imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "os", "sys", *imports)))
     doc = title.replace("\\", "\\\\").replace('"""', "'''")  # the learner's source line may hold either
     return _HEADER.format(title=doc, about=about, engine=origin.importable, root=origin.root or None,
-                          file=origin.file or None, imports=imports, atol=ATOL, rtol=RTOL, data=data,
-                          cause=repr(title)) + body + _FOOTER
+                          paths=list(origin.paths), file=origin.file or None, imports=imports, atol=ATOL,
+                          rtol=RTOL, data=data, cause=repr(title)) + body + _FOOTER
 
 
 _HEADER = '''\
@@ -117,6 +137,7 @@ ENGINE = {engine!r}
 # imports that engine and not another module of the same name (most learners' packages are called
 # micrograd, as this project's is).
 ENGINE_ROOT = {root!r}
+ENGINE_PATHS = {paths!r}  # the other folders it imports from (--engine-path)
 ENGINE_FILE = {file!r}
 CAUSE = {cause}
 ATOL = {atol!r}
@@ -126,8 +147,7 @@ RTOL = {rtol!r}
 
 def load_engine(spec):
     module, _, attr = spec.partition(":")
-    if ENGINE_ROOT is not None and os.path.isdir(ENGINE_ROOT):
-        sys.path.insert(0, ENGINE_ROOT)
+    sys.path[:0] = [p for p in (ENGINE_ROOT, *ENGINE_PATHS) if p is not None and os.path.isdir(p)]
     obj = importlib.import_module(module)
     if spec == ENGINE and ENGINE_FILE and not os.path.samefile(getattr(obj, "__file__", None) or ENGINE_FILE,
                                                                ENGINE_FILE):
@@ -157,12 +177,46 @@ def print_mismatch(head, name, a, b):
 _FOOTER = '''
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ENGINE))
+    verdict = main(sys.argv[1] if len(sys.argv) > 1 else ENGINE)
+    print(f"verdict: {verdict}", flush=True)
+    sys.exit(0 if verdict == "pass" else 1)
 '''
 
+_RUN_IMPORTS = ("pickle", "signal", "tempfile", "threading", "time")
+
 # Not formatted: inserted in the program's and the MLP's reproducers.
-_WITHIN_TIME = '''\
-def within_time(run):
+_RUN_ENGINE = '''\
+class EngineFailed(Exception):
+    """The engine raised, ran out of time or memory, or killed its process; .verdict says which."""
+
+    def __init__(self, verdict, what):
+        super().__init__(what)
+        self.verdict = verdict
+
+
+def failure_verdict(e):
+    if isinstance(e, TimeoutError):
+        return "timeout"
+    if isinstance(e, MemoryError):
+        return "memory"
+    return "raise" if isinstance(e, Exception) else "crash"  # SystemExit ends the process that runs it
+
+
+def run_engine(run):
+    """run(), which drives the engine, under TIME_LIMIT: in a forked child process when the oracle
+    saw the engine kill its process (KIND crash), so that this script outlives it to say so. What
+    the engine raises, and a death, is an EngineFailed."""
+    if KIND == "crash":
+        return in_child(run)
+    try:
+        return within_time(run)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # the engine under test may raise anything
+        raise EngineFailed(failure_verdict(e), f"{type(e).__name__}: {e}") from None
+
+
+def within_time(run, watchdog=True):
     """run(), interrupted with TimeoutError after TIME_LIMIT seconds when there is one. An engine
     deaf to that alarm (it blocks the signal, or sleeps in C) is ended DEAF seconds later by a
     watchdog thread: the script then says so and exits 1, where it would otherwise hang."""
@@ -174,24 +228,69 @@ def within_time(run):
 
     def deaf():
         print(CAUSE + "\\n")
-        print(f"The engine failed: no result after {TIME_LIMIT + DEAF:g} s, deaf to its alarm", flush=True)
+        print(f"The engine failed: no result after {TIME_LIMIT + DEAF:g} s, deaf to its alarm")
+        print("verdict: timeout", flush=True)
         os._exit(1)
-    watchdog = threading.Timer(TIME_LIMIT + DEAF, deaf)
-    watchdog.daemon = True
+    timer = threading.Timer(TIME_LIMIT + DEAF, deaf)
+    timer.daemon = True
     old = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
-    watchdog.start()
+    if watchdog:
+        timer.start()
     try:
         return run()
     finally:
-        watchdog.cancel()
+        timer.cancel()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def in_child(run):
+    """run() in a forked child process, which sends back its result (or what it raised) through a
+    file: the engine may kill the process it runs in (a segfault, os._exit), and this one then
+    says how it died. A child deaf to its alarm is killed DEAF seconds after TIME_LIMIT."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as box:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                result = ("ok", within_time(run, watchdog=False))
+            except BaseException as e:
+                result = (failure_verdict(e), f"{type(e).__name__}: {e}")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(box.fileno(), pickle.dumps(result))
+            os._exit(0)
+        end = time.monotonic() + TIME_LIMIT + DEAF if TIME_LIMIT else None
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if end is not None and time.monotonic() > end:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise EngineFailed("timeout", f"no result after {TIME_LIMIT + DEAF:g} s, deaf to its alarm")
+            time.sleep(0.01)
+        box.seek(0)
+        sent = box.read()
+    try:
+        verdict, value = pickle.loads(sent)
+    except Exception:  # nothing, or half of it: the child died first
+        if os.WIFSIGNALED(status):
+            how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+        else:
+            how = f"exited with status {os.WEXITSTATUS(status)}"
+        raise EngineFailed("crash", f"its process was {how}") from None
+    if verdict != "ok":
+        raise EngineFailed(verdict, value)
+    return value
 '''
 
 _PROGRAM_ABOUT = """Runs f on the engine under test and on PyTorch float64 at one input point, and compares the
 output value and the gradient with respect to each input: |a - b| <= atol + rtol * max(|a|, |b|),
-non-finite values by class (nan, +inf, -inf). Exits 1 while they disagree, 0 once they agree."""
+non-finite values by class (nan, +inf, -inf). Ends with its verdict line; exits 1 while they
+disagree (or the engine fails), 0 once they agree."""
 
 _PROGRAM = '''
 
@@ -204,7 +303,7 @@ def real(x, what):
     return float(x)
 
 
-{within_time}
+{run_engine}
 
 def engine_side(Engine):
     xs = [Engine(x) for x in POINT]
@@ -221,11 +320,11 @@ def main(spec):
     out.backward()
     want = [out.item()] + [0.0 if t.grad is None else t.grad.item() for t in ts]
     try:
-        got = within_time(lambda: engine_side(Engine))
-    except Exception as e:  # the engine raising where torch gives a number is the bug
+        got = run_engine(lambda: engine_side(Engine))
+    except EngineFailed as e:  # the engine failing where torch gives a number is the bug
         print(CAUSE + "\\n")
-        print(f"The engine failed: {{type(e).__name__}}: {{e}}\\nat {{at}}; torch={{want[0]!r}}")
-        return 1
+        print(f"The engine failed: {{e}}\\nat {{at}}; torch={{want[0]!r}}")
+        return e.verdict
     names = ["value of the output"] + [f"gradient of the output with respect to x{{i}}" for i in range(len(POINT))]
     bad = [(name, a, b) for name, a, b in zip(names, got, want) if not close(a, b)]
     if bad:
@@ -233,17 +332,17 @@ def main(spec):
     for name, a, b in bad:
         print_mismatch("Values" if name.startswith("value") else "Gradients", f"{{name}}, at {{at}}", a, b)
     if bad:
-        return 1
+        return "mismatch"
     print(f"OK: {{spec}} agrees with torch float64 at {{at}}")
-    return 0
+    return "pass"
 '''
 
 _MLP_ABOUT = """Builds the MLP of SPEC from the engine's Value (per neuron, plain + and * and the activation
 method; the last layer linear) and as torch.nn.Linear layers in float64 with the same weights, and
 trains both for STEPS SGD steps, comparing at every step the outputs, the loss and the gradient of
 every parameter: |a - b| <= atol + rtol * max(|a|, |b|), non-finite values by class (nan, +inf,
--inf). Training that diverges to non-finite values ends the comparison. Exits 1 while they
-disagree, 0 once they agree."""
+-inf). Training that diverges to non-finite values ends the comparison. Ends with its verdict
+line; exits 1 while they disagree (or the engine fails), 0 once they agree."""
 
 # Not formatted: {shared} is replaced by the oracle's own functions (see mlp_reproducer_source).
 _MLP = '''
@@ -255,11 +354,16 @@ def first_mismatch(got, want):
     return next((i for i, (a, b) in enumerate(zip(got, want)) if not close(a, b)), None)
 
 
-{within_time}
+{run_engine}
 
 def main(spec):
     Engine = load_engine(spec)
-    return within_time(lambda: train_both(spec, Engine))
+    try:
+        return run_engine(lambda: train_both(spec, Engine))
+    except EngineFailed as e:
+        print(CAUSE + "\\n")
+        print(f"The engine failed: {e}")
+        return e.verdict
 
 
 def train_both(spec, Engine):
@@ -276,7 +380,7 @@ def train_both(spec, Engine):
                 # Training diverged: a batched matmul then multiplies zeros by infinities that a
                 # scalar graph never forms, so from here on the two differ by construction.
                 print(f"OK: {spec} agrees with torch float64 until training diverges at SGD step {step}")
-                return 0
+                return "pass"
             i = first_mismatch(got, want)
             if i is not None and step > 0:
                 # As the oracle does: re-check the step from the engine's own parameters, so that
@@ -290,21 +394,21 @@ def train_both(spec, Engine):
                 head, name = (("Outputs", f"output {i}") if i < n_out else ("Losses", "loss") if i == n_out
                               else ("Gradients", f"gradient of parameter {i - n_out - 1}"))
                 print_mismatch(head, name + (f" after SGD step {step}" if step else ""), got[i], want[i])
-                return 1
+                return "mismatch"
             if step == STEPS:
                 break
             sgd_step(SPEC.lr, flat, layers)
     except Exception as e:
         print(CAUSE + "\\n")
         print(f"The engine failed: {type(e).__name__}: {e}\\nat SGD step {step}")
-        return 1
+        return failure_verdict(e)
     print(f"OK: {spec} agrees with torch float64 through {STEPS} SGD steps")
-    return 0
+    return "pass"
 '''
 
 _TAMPER_ABOUT = """Takes a snapshot of what the oracle relies on (the recursion limit; math, builtins, torch,
-torch.Tensor and numpy), imports the engine, and compares. Exits 1 while importing the engine
-changes any of it, 0 once it does not."""
+torch.Tensor and numpy), imports the engine, and compares. Ends with its verdict line; exits 1
+while importing the engine changes any of it, 0 once it does not."""
 
 # Not formatted: {shared} is replaced by the oracle's own functions (see tamper_reproducer_source).
 _TAMPER = '''
@@ -321,7 +425,7 @@ def main(spec):
         print("Importing the engine changes the interpreter:")
         for what, *_ in changes:
             print(f"  {what}")
-        return 1
+        return "tamper"
     print(f"OK: importing {spec} changes nothing the oracle relies on")
-    return 0
+    return "pass"
 '''

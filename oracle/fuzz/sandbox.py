@@ -147,26 +147,36 @@ class OutputFile:
 
 
 # A reproducer check: `python script.py args` as a user runs it, but in a session of its own, with
-# the memory limit, its output in files (a pipe would wait for any grandchild holding it).
+# the memory limit a worker has, its output in files (a pipe would wait for any grandchild holding
+# it). A worker sets its limit with torch already imported (its forkserver imports it), so the
+# engine gets `memory` bytes beyond that: so does the script, whose own `import torch` is then done.
 _LAUNCH = """\
 import os, resource, runpy, sys
-limit = int(sys.argv[1])
-if limit:
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+memory = int(sys.argv[1])
 script = sys.argv[2]
 sys.argv = sys.argv[2:]
-sys.path[0] = os.path.dirname(os.path.abspath(script))
+if not sys.flags.safe_path:
+    sys.path[0] = os.path.dirname(script)  # as `python script.py` puts its folder first
+if memory:
+    try:
+        import torch
+    except BaseException:
+        pass  # the script's own import says what is wrong
+    with open("/proc/self/statm") as f:
+        limit = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") + memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 runpy.run_path(script, run_name="__main__")
 """
 
 
 def run_script(script, args=(), timeout=60.0, memory_mb=0, cwd=None, started=None):
     """Run a Python script sandboxed: (exit code, or "timeout"; the tail of what it printed).
-    Its whole process group is killed once it is done, so nothing it forked outlives it.
-    started(proc): told the process as soon as it runs, so that a caller can kill its group sooner."""
-    limit = (memory_mb << 20) + (2 << 30) if memory_mb else 0  # its own Python and torch: ~2 GB of address space
+    `script` is made absolute first: `cwd` is where it runs, not where it is looked for. Its whole
+    process group is killed once it is done, so nothing it forked outlives it. started(proc): told
+    the process as soon as it runs, so that a caller can kill its group sooner."""
+    script = os.path.abspath(os.path.expanduser(str(script)))
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(limit), str(script), *map(str, args)],
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(memory_mb << 20), script, *map(str, args)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd, start_new_session=True)
         if started is not None:
             started(proc)

@@ -4,8 +4,11 @@
     DIR/<name>.json  the root cause, the program and its input point (floats exact), seed, engine
                      and where it was loaded from; for an MLP finding, its MLPSpec and SGD steps
 
-A root cause is published only once its reproducer, run in a fresh sandboxed process
-(`sandbox.run_script`), fails the same way: one that its own reproducer clears is noise.
+A root cause is published only once its reproducer, run in a fresh sandboxed process, reports the
+failure it was written for (`confirm`): one that its own reproducer clears is noise, one whose
+reproducer could not run is "could-not-confirm", and neither is published. DIR is made absolute
+when the store is made (`~` expanded), so the reproducer is run where it was written from
+whatever folder the run starts in.
 
 Several workers, or machines sharing a file system, may write one DIR, and any of them may be
 killed at any moment. So every file is written under a hidden temporary name in DIR (naming its
@@ -25,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from oracle.fuzz import sandbox
+from oracle.fuzz import confirm
 from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source, tamper_reproducer_source
 from oracle.program import Program, float_from_json, float_json
 
@@ -39,16 +42,18 @@ HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 @dataclass(frozen=True)
 class Saved:
     """What recording a root cause did."""
-    state: str  # "confirmed" (its reproducer failed: published), "written" (published, not run), "noise" (its
-    #             reproducer passed: not published), "taken" (the name was already there)
+    state: str  # "confirmed" (its reproducer failed as written: published), "written" (published, not run),
+    #             "noise" (its reproducer passed), "could-not-confirm" (it could not run, or failed otherwise),
+    #             "unconfirmed" (the campaign's end cut it short), "taken" (the name was already there)
     path: object = None  # the published .json
     exit: object = None  # the reproducer's exit code, or "timeout"
     output: str = ""  # the tail of what the reproducer printed
+    reason: str = ""  # could-not-confirm: why, on one line
 
 
 def check_out(out):
     """None when `out` can hold findings (created if need be), else why not, on one line."""
-    path = pathlib.Path(out)
+    path = pathlib.Path(out).expanduser()
     if path.exists() and not path.is_dir():
         return f"--out {out} is a file, not a directory"
     try:
@@ -62,7 +67,7 @@ def check_out(out):
 def sweep(out):
     """Remove the hidden files of writers that died mid-write (never published, so nobody's
     finding): on this host, those whose process is gone; of other hosts, those STALE_SECONDS old."""
-    folder = pathlib.Path(out)
+    folder = pathlib.Path(out).expanduser()
     for tmp in [*folder.glob(".*.tmp"), *folder.glob(".*.stale")]:
         try:
             parts = tmp.name[:-4].rsplit("~", 3)
@@ -87,7 +92,7 @@ class FindingStore:
     """A directory of root causes, one name each."""
 
     def __init__(self, out_dir, memory_mb=0, verify=True, started=None):
-        self.dir = pathlib.Path(out_dir)
+        self.dir = pathlib.Path(out_dir).expanduser().absolute()
         self.started = started  # told each reproducer process as it starts (see sandbox.run_script)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.memory_mb = memory_mb  # the reproducer's memory limit, as the workers'
@@ -103,36 +108,37 @@ class FindingStore:
         """The names recorded so far (those whose .json is published)."""
         return sorted(p.stem for p in self.dir.glob("*.json") if not p.name.startswith("."))
 
-    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None,
-               replace=False):
-        """Record a program's root cause under `name` once its reproducer fails (its exit code is in
-        `fails`; a hang's reproducer fails by "timeout"). meta: seed, engine and the like. verify:
-        overrides the store's own for this one. replace: a name this store published is replaced
-        (a better case of the same root cause); else it is "taken" like any other."""
+    def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, verify=None,
+               replace=False, cut=False):
+        """Record a program's root cause under `name` once its reproducer reports the failure of the
+        finding's kind (`confirm`). meta: seed, engine and the like. timeout: for the whole run;
+        cut: it is what the campaign had left (outrunning it is "unconfirmed"). verify: overrides
+        the store's own for this one. replace: a name this store published is replaced (a better
+        case of the same root cause); else it is "taken" like any other."""
         return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause),
-                             lambda code: _case(finding, program, point, meta, origin, cause, code), timeout, fails,
-                             verify, replace)
+                             lambda code: _case(finding, program, point, meta, origin, cause, code), finding.kind,
+                             timeout, verify, replace, cut)
 
-    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, fails=(1,), verify=None,
-                   replace=False):
+    def record_mlp(self, name, finding, meta, origin, cause=None, timeout=60.0, verify=None, replace=False,
+                   cut=False):
         """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
         return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause),
-                             lambda code: _mlp_case(finding, meta, origin, cause, code), timeout, fails, verify,
-                             replace)
+                             lambda code: _mlp_case(finding, meta, origin, cause, code), finding.kind, timeout,
+                             verify, replace, cut)
 
-    def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0):
+    def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0, cut=False):
         """Record what the engine changes in the interpreter at import: a .py that imports it
         between two snapshots."""
         return self._publish(name, lambda: tamper_reproducer_source(origin, cause),
                              lambda code: _common({"kind": "tamper", "changes": finding.changes}, meta, origin, cause,
-                                                  code), timeout, (1,))
+                                                  code), "tamper", timeout, cut=cut)
 
-    def _publish(self, name, source, case, timeout, fails, verify=None, replace=False):
-        """Run source() in a sandbox; if it fails, publish it as <name>.py, then case(exit code) as
-        its .json: the .py first (whoever links it owns the name), the .json last. Not verified, it
-        is published as it is ("written"). replace: a name this store published already is replaced,
-        .py then .json, each at once."""
+    def _publish(self, name, source, case, kind, timeout, verify=None, replace=False, cut=False):
+        """Run source() in a sandbox; if it reports the failure of a finding of `kind`, publish it
+        as <name>.py, then case(exit code) as its .json: the .py first (whoever links it owns the
+        name), the .json last. Not verified, it is published as it is ("written"). replace: a name
+        this store published already is replaced, .py then .json, each at once."""
         verify = self.verify if verify is None else verify
         json_path, py_path = self.paths(name)
         mine = replace and file_name(name) in self._mine
@@ -144,10 +150,10 @@ class FindingStore:
             # Before publishing, so that the window between the two links stays tiny.
             code, output = None, ""
             if verify:
-                code, output = sandbox.run_script(tmp_py, timeout=timeout, memory_mb=self.memory_mb, cwd=self.dir,
-                                                  started=self.started)
-                if code not in fails:
-                    return Saved("noise", None, code, output)
+                ran = confirm.confirm(tmp_py, kind, timeout, self.memory_mb, self.started, cut)
+                code, output = ran.exit, ran.output
+                if ran.state != "confirmed":
+                    return Saved(ran.state, None, code, output, ran.reason)
             tmp_json = _write_temp(json_path, json.dumps(case(code), indent=1, default=str) + "\n")
             if mine:
                 os.replace(tmp_py, py_path)

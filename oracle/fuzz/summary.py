@@ -5,7 +5,9 @@ the end (on stdout, and the same as a dict for --summary-json).
 The summary lists root causes, not symptoms, in the order that matters to a learner: class 1
 (wrong at ordinary inputs), then class 2 (wrong only at edge inputs), then, in a section of its
 own, class 3 (Python float semantics where torch has an IEEE answer). Each with its line of the
-engine's code, how many cases showed it, and its one best reproducer.
+engine's code, how many cases showed it, and its one best reproducer. A root cause whose
+reproducer could not run is listed with the reason and not counted: with nothing else found, the
+campaign's verdict could not be reached (the fuzz command exits 2).
 """
 import datetime
 import json
@@ -58,7 +60,7 @@ class Progress:
 def _progress_line(stats):
     s = max(stats.seconds, 1e-9)
     causes = list(stats.causes) if stats.causes is not None else []
-    counted = sum(rc.cls < 3 and rc.state != "noise" for rc in causes)
+    counted = len(stats.causes.counted(False)) if stats.causes is not None else 0
     return (f"{stats.seconds:6.1f} s  {stats.cases:,} cases ({stats.cases / s:,.0f}/s)  "
             f"{stats.checks:,} op-checks ({stats.checks / s:,.0f}/s)  root causes {counted}"
             + (f" (+{len(causes) - counted} class 3)" if len(causes) > counted else ""))
@@ -102,11 +104,11 @@ def summary(stats, config, probe, ops):
     cov = coverage(stats.ops, stats.pairs, ops)
     causes = list(stats.causes) if stats.causes is not None else []
     reported = [rc for rc in causes if rc.state != "noise"]
-    counted = [rc for rc in reported if rc.cls < 3 or config.strict]
     root = probe.origin.root
+    classes = {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.cls == c] for c in (1, 2, 3)}
     return {
-        "findings": len(counted),  # root causes that count: classes 1 and 2 (and 3 when strict)
-        "classes": {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.cls == c] for c in (1, 2, 3)},
+        **counts(classes, config.strict),
+        "classes": classes,
         "cleared_by_reproducer": [_row(rc, root) for rc in causes if rc.state == "noise"],
         "cases": stats.cases,
         "nodes": stats.checks,  # node checks: one per node per input point, value and gradient
@@ -138,6 +140,7 @@ def summary(stats, config, probe, ops):
         "kind": config.kind,
         "workers": config.workers,
         "worker_restarts": stats.respawns,
+        "restarts": dict(stats.restarts),  # why each worker was replaced: how it died, or why it was killed
         "stopped": stats.stopped,
         "out": str(config.out),
         "host": socket.gethostname(),
@@ -160,6 +163,16 @@ def record(summary):
     tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, final)
     return final
+
+
+def counts(classes, strict):
+    """{"findings": the root causes that count, "could_not_confirm": those that would, but whose
+    reproducer could not run} of a summary's classes. A root cause counts when it is of class 1 or
+    2 (3 too when strict) and confirmed by its reproducer, or saved by an earlier run, or shown as
+    found when no time was left to run its reproducer."""
+    rows = [r for c, name in SECTIONS.items() if c < 3 or strict for r in classes[name]]
+    failed = sum(r["state"] == "could-not-confirm" for r in rows)
+    return {"findings": len(rows) - failed, "could_not_confirm": failed}
 
 
 def merged_classes(summaries):
@@ -192,7 +205,8 @@ def _row(rc, root):
             "line": c.line, "source": c.source, "where": c.where(root), "summary": c.summary, "symptoms": rc.symptoms,
             "kinds": dict(rc.kinds), "state": rc.state, "case": rc.case, "seconds": round(rc.seconds, 3),
             "reproducer": str(rc.reproducer) if rc.reproducer else None, "json": str(rc.path) if rc.path else None,
-            "ops": rc.size, "key": rc.key, "output": rc.output, "reproducer_output": rc.reproducer_output}
+            "ops": rc.size, "key": rc.key, "output": rc.output, "reproducer_output": rc.reproducer_output,
+            "reason": rc.reason}
 
 
 def _cause_lines(row):
@@ -203,7 +217,9 @@ def _cause_lines(row):
     state = {"confirmed": "", "taken": " (already saved by an earlier run)",
              "written": " (class 3: written, not run; --strict runs it)",
              "unconfirmed": " (not confirmed: no time was left to run its reproducer)",
-             "saving": " (not confirmed: no time was left to run its reproducer)"}.get(c["state"], "")
+             "saving": " (not confirmed: no time was left to run its reproducer)",
+             "could-not-confirm": f" (could not confirm: {c.get('reason') or 'its reproducer did not run'}; "
+                                  f"not counted)"}.get(c["state"], "")
     size = f", {c['ops']} op{'s' * (c['ops'] != 1)}" if c["ops"] is not None else ""
     repro = f"reproducer {c['reproducer']}{size}" if c["reproducer"] else "no reproducer saved"
     lines.append(f"    {c['symptoms']:,} case{'s' * (c['symptoms'] != 1)}; {repro}{state}")
@@ -231,12 +247,19 @@ def print_summary(summary):
         rows.append(("engine output", f"{out['printed_characters']:,} characters printed and "
                                       f"{out['file_descriptor_bytes']:,} bytes written by the engine, not shown "
                                       f"(the tail of a finding's case is in its .json)"))
+    if summary["worker_restarts"]:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in sorted(summary.get("restarts", {}).items(),
+                                                                   key=lambda item: -item[1]))
+        rows.append(("worker restarts", f"{summary['worker_restarts']:,}" + (f": {why}" if why else "")))
     classes = summary["classes"]
     counted = summary["findings"]
-    rows.append(("root causes", f"{counted} that count" + (f" ({len(classes['ordinary'])} class 1, "
-                                                              f"{len(classes['edge'])} class 2)" if counted else "")
+    by_class = [sum(r["state"] != "could-not-confirm" for r in classes[name]) for name in ("ordinary", "edge")]
+    rows.append(("root causes", f"{counted} that count" + (f" ({by_class[0]} class 1, {by_class[1]} class 2)"
+                                                              if counted else "")
                  + (f"; {len(classes['python_float'])} of class 3" + ("" if summary["strict"] else " (shown apart)")
-                    if classes["python_float"] else "")))
+                    if classes["python_float"] else "")
+                 + (f"; {summary['could_not_confirm']} could not be confirmed (its reproducer did not run: not "
+                    f"counted)" if summary.get("could_not_confirm") else "")))
     same = f"--seed {summary['seed']} --shard {summary['shard']}"
     if summary["kind"] != "all":
         same += f" --kind {summary['kind']}"
