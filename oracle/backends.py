@@ -19,15 +19,20 @@ class EngineError(Exception):
         self.kind, self.node, self.detail = kind, node, detail
 
 
-def engine_run(program, xs, Engine):
+def engine_run(program, xs, Engine, watch=None):
     """Forward and backward on one input point; every node's data and grad as float lists.
     Raises EngineError(kind in 'raise', 'complex', 'not-a-number', 'recursion', 'memory') naming
-    the failing node: for a bad value, the node that first produced it."""
+    the failing node: for a bad value, the node that first produced it. watch: see
+    `program.evaluate`; its [1] is -1 while the leaves are made and program.n_nodes in backward()."""
     nodes, phase = [], "forward"
     try:
+        if watch is not None:
+            watch[1] = -1
         nodes.extend(Engine(x) for x in xs)
-        evaluate(program, nodes)
+        evaluate(program, nodes, watch=watch)
         phase = "backward"
+        if watch is not None:
+            watch[1] = program.n_nodes
         nodes[-1].backward()
     except RecursionError as e:
         raise EngineError("recursion", len(nodes) if phase == "forward" else "backward", repr(e)) from None

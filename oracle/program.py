@@ -133,10 +133,14 @@ def validate(p):
             raise ValueError(f"node {k}: {ins.op} needs an int exponent, got {ins.c!r}")
 
 
-def evaluate(program, nodes, apply=lambda op: op.apply):
+def evaluate(program, nodes, apply=lambda op: op.apply, watch=None):
     """Run the program on a list of leaf objects of any backend, appending every node to that
-    list in place (so after a failure its length is the failing node's index); return it."""
+    list in place (so after a failure its length is the failing node's index); return it.
+    watch: a sequence (shared memory, say) whose [1] is set to each node's index before it is
+    computed, so that another process sees where a run that never returns stopped."""
     for ins in program.instrs:
+        if watch is not None:
+            watch[1] = len(nodes)
         nodes.append(apply(OPS[ins.op])(*(nodes[a] for a in ins.args), ins.c))
     return nodes
 

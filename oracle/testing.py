@@ -268,7 +268,7 @@ def _out(out):
     if problem:
         raise ValueError(problem.replace("--out", "out"))
     sweep(out)
-    return str(out), False
+    return str(pathlib.Path(out).expanduser().absolute()), False  # what the message names, from anywhere
 
 
 # --- the campaign ---

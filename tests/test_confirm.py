@@ -4,6 +4,7 @@ and exit 1). A reproducer that could not run (no file, no torch, a syntax error,
 cannot import, a traceback of its own, no time) is "could not confirm", never "confirmed"; one that
 passes is noise. And it is run wherever --out points: relative (the default `findings` too),
 absolute, `~`, through a symlink, from any working directory."""
+import dataclasses
 import json
 import os
 import pathlib
@@ -76,7 +77,7 @@ def test_a_reproducer_whose_python_cannot_import_torch_confirms_nothing(tmp_path
     (broken / "torch").mkdir(parents=True)
     (broken / "torch" / "__init__.py").write_text("raise ImportError('planted: this torch does not import')\n")
     monkeypatch.setenv("PYTHONPATH", str(broken))
-    ran = confirm.confirm(written(tmp_path), "grad", 60.0, memory_mb=2048)
+    ran = confirm.confirm(written(tmp_path), "grad", 60.0)
     assert ran.state == "could-not-confirm" and ran.reason == "ImportError: planted: this torch does not import", ran
 
 
@@ -188,3 +189,44 @@ def test_the_campaign_says_so_and_exits_2_when_no_reproducer_could_run(tmp_path)
     assert "could not confirm: ImportError: planted: this torch does not import" in done.stdout, done.stdout
     assert not list((tmp_path / "out").glob("*.py")), "nothing unconfirmed is published"
     assert os.path.isdir(tmp_path / "out" / "campaigns")
+
+
+def test_one_point_that_passes_never_clears_a_root_cause_that_another_case_still_shows(tmp_path):
+    """mul_grad's mistake (d(a*b)/da = a) is invisible where a == b: a case there is cleared by its
+    reproducer, and the next case that shows the root cause is run in turn, and confirms it."""
+    from oracle.fuzz.causes import ATTEMPTS, Ledger
+    from oracle.fuzz.diagnose import diagnose
+
+    real = mul_grad_finding()
+    found = load(MUTANT, sandboxed=False)[1]
+    cause = diagnose(real, mutant_engine("mul_grad"), found.root)
+    ledger = Ledger(tmp_path, {}, found)
+
+    def seen(point, case):
+        rc = ledger.symptom(dataclasses.replace(real, point=point), cause, case, 0.0, reducing=False)
+        ledger.finish()
+        return rc.state
+
+    assert seen([2.0, 2.0], 0) == "noise"
+    assert seen([2.0, 2.0], 1) == "noise"  # the same case again is not run again
+    assert seen([3.0, 3.0], 2) == "noise"
+    assert seen([2.0, 3.0], 3) == "confirmed"
+    (rc,) = ledger
+    assert rc.symptoms == 4 and rc.reproducer.exists() and len(rc.tried) == 2 < ATTEMPTS
+
+
+def test_a_root_cause_stays_cleared_after_its_attempts(tmp_path):
+    from oracle.fuzz.causes import ATTEMPTS, Ledger
+    from oracle.fuzz.diagnose import diagnose
+
+    real = mul_grad_finding()
+    found = load(MUTANT, sandboxed=False)[1]
+    cause = diagnose(real, mutant_engine("mul_grad"), found.root)
+    ledger = Ledger(tmp_path, {}, found)
+    for k in range(ATTEMPTS + 1):
+        rc = ledger.symptom(dataclasses.replace(real, point=[k + 1.0, k + 1.0]), cause, k, 0.0, reducing=False)
+        ledger.finish()
+    assert rc.state == "noise" and len(rc.tried) == ATTEMPTS
+    ledger.symptom(real, cause, 9, 0.0, reducing=False)
+    ledger.finish()
+    assert rc.state == "noise" and not list(tmp_path.glob("*.py"))

@@ -126,7 +126,8 @@ def test_an_engine_that_eats_memory_is_a_memory_finding(tmp_path):
     code, out, err, summary = campaign(tmp_path, "eats_memory", "--memory-mb", 300)
     assert code == 1, out + err
     assert summary["broken_ops"]["exp"].startswith("memory")
-    assert any(r["cause"] == "memory" and r["method"] == "exp" for r in causes(summary, 1))
+    # its reproducer has the worker's limit (300 MB beyond what it holds with torch), and fails the same way
+    assert [(r["cause"], r["method"], r["state"]) for r in causes(summary, 1)] == [("memory", "exp", "confirmed")]
 
 
 def test_an_engine_that_crashes_its_process_is_a_crash_finding(tmp_path):
@@ -134,6 +135,8 @@ def test_an_engine_that_crashes_its_process_is_a_crash_finding(tmp_path):
     assert code == 1, out + err
     assert summary["broken_ops"]["exp"].startswith("crash") and "SIGSEGV" in summary["broken_ops"]["exp"]
     assert summary["cases"] > 0 and summary["worker_restarts"] >= 1
+    (row,) = causes(summary, 1)
+    assert (row["method"], row["state"]) == ("exp", "confirmed") and "verdict: crash" in row["reproducer_output"]
 
 
 def test_many_bugs_are_many_root_causes_within_a_short_budget(tmp_path):
@@ -151,3 +154,26 @@ def test_os_system_is_never_called_by_the_campaign(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cannot be driven: Engine(0.7) raises TypeError" in done.stderr, done.stderr
     assert not marker.exists() and survivors(tag) == []
+
+
+@pytest.mark.parametrize("engine, method, kind, args", [
+    ("segfaults_at_zero", "exp", "crash", ()),
+    ("hangs_deaf_at_zero", "tanh", "timeout", ("--timeout", 2)),
+    ("holds_memory", "exp", "memory", ("--memory-mb", 300)),
+])
+def test_an_op_that_dies_hangs_or_eats_memory_at_one_input_is_one_confirmed_root_cause_at_that_op(
+        engine, method, kind, args, tmp_path):
+    """The worker dies, is killed or runs out of memory at one input: the finding keeps the point
+    (and the op) where it did, so its reproducer runs exactly that and fails the same way."""
+    code, out, err, summary = campaign(tmp_path, engine, *args)
+    assert code == 1, out + err
+    (row,) = causes(summary, 1, 2)
+    assert (row["method"], row["state"], set(row["kinds"])) == (method, "confirmed", {kind}), out
+    assert row["reproducer_output"].rstrip().endswith(f"verdict: {kind}"), row["reproducer_output"]
+    if kind != "memory":  # the worker died or was killed, and the summary says so
+        assert summary["worker_restarts"] >= 1 and "worker restarts" in out, out
+        assert (" killed by SIGSEGV" if kind == "crash" else "hung, killed after") in out, out
+    if engine.endswith("_at_zero") and row["ops"] is not None:  # a program: at the point that reaches op(0)
+        assert row["class"] == 2, out  # 0 is an edge input of the op, whatever the program's inputs
+    code, printed = reproduce(row["reproducer"])
+    assert code == 1 and printed.rstrip().endswith(f"verdict: {kind}"), printed

@@ -87,6 +87,17 @@ def test_a_buggy_engine_fails_with_its_root_cause_its_line_and_a_reproducer_that
     shutil.rmtree(folder)
 
 
+def test_a_relative_out_is_where_the_reproducers_are_confirmed_and_saved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AssertionError) as e:
+        assert_matches_torch(MulUsesOtherGrad, cases=30, ops=FEW, out="rel/found")
+    message = str(e.value)
+    assert message.endswith(f"The reproducers are saved in {tmp_path / 'rel' / 'found'}"), message
+    (script,) = (tmp_path / "rel" / "found").glob("class1-*.py")
+    assert f"reproducer: python {script}" in message and "could not confirm" not in message, message
+    assert run(script, cwd=tmp_path).returncode == 1 and not (tmp_path / "rel" / "found" / "rel").exists()
+
+
 def test_an_engine_defined_in_a_test_file_is_imported_from_that_file():
     assert engine_spec(InThisFile)[0] == f"{pathlib.Path(__file__).resolve()}:InThisFile"
     summary = assert_matches_torch(InThisFile, cases=5, ops=FEW, kind="expr")

@@ -1,8 +1,9 @@
 """The zoo: learner-style engines with one classic mistake each (tests/zoo/), fuzzed as a learner
 would. For each, the campaign reports exactly one root cause of class 1 or 2 (or, for a mistake that
 is Python float semantics, the right class-3 line), names it at the learner's own marked line, and
-saves a reproducer that fails on the engine and passes once the mistake is fixed (on tests/zoo's
-correct base). How fast each is found, on one core, is scripts/bench_diagnosis.py's table."""
+saves a reproducer of that class that fails on the engine (exit 1, with its verdict) and passes
+once the mistake is fixed (on tests/zoo's correct base). How fast each is found, on one core, is
+scripts/bench_diagnosis.py's table."""
 import pathlib
 
 import pytest
@@ -55,8 +56,12 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     if expect.cause in ("rule", "raise", "recursion", "no-graph") or expect.detail in ("merged", "recursion"):
         assert row["line"] == line, out  # the learner's own marked line
     assert row["state"] == "confirmed" and row["symptoms"] >= 1, out  # its reproducer failed in a fresh process
-    passed, printed = reproduce(row["reproducer"], *fixed, path=path)
-    assert passed == 0, printed
+    script = pathlib.Path(row["reproducer"])
+    assert script.name.startswith(f"class{row['class']}-"), out  # the reproducer of the row's own class
+    failed, printed = reproduce(script)  # as the learner runs it: the bug is there
+    assert failed == 1 and printed.rstrip().splitlines()[-1] in ("verdict: mismatch", "verdict: raise"), printed
+    passed, printed = reproduce(script, *fixed, path=path)
+    assert passed == 0 and printed.rstrip().endswith("verdict: pass"), printed
 
 
 def test_an_mlp_that_first_fails_after_an_sgd_step_is_diagnosed_at_the_weights_that_step_reached():

@@ -29,7 +29,7 @@ from oracle.fuzz.diagnose import cause as make_cause
 from oracle.fuzz.diagnose import fallback
 from oracle.fuzz.engines import DEFAULT_ENGINE, EngineSpecError
 from oracle.fuzz.graph import Place
-from oracle.fuzz.probe import POINTS, OpProbe
+from oracle.fuzz.probe import OpProbe, probe_point
 from oracle.fuzz.shrink import REDUCE_SECONDS
 from oracle.fuzz.timeouts import TIMEOUT
 from oracle.fuzz.workers import PROBE_GRACE, PROBE_TIMEOUT, Job, Worker, load, serve
@@ -172,7 +172,7 @@ class Campaign:
             stuck = ("timeout", f"no result after {PROBE_TIMEOUT:g} s, deaf to its alarm") if w.proc.is_alive() \
                 else ("crash", w.death())
             w.kill()
-            self._op_stuck(pending[got], *stuck, methods, ops)
+            self._op_stuck(pending[got], *stuck, methods, ops, w.watch)
             pending = pending[got + 1:]
             self.pool[0] = self._spawn(0)
             self._restarted(*stuck)
@@ -204,10 +204,10 @@ class Campaign:
         if finding is not None:
             self._symptom(-1, finding, cause, reducing=False, minimal=True)
 
-    def _op_stuck(self, name, kind, detail, methods, ops):
-        """An op whose probe never answered: a finding of kind timeout or crash, named after the
-        engine's method for it (which the worker reported when it was ready)."""
-        probed = OpProbe(name, "broken", detail, kind, POINTS[OPS[name].arity][0])
+    def _op_stuck(self, name, kind, detail, methods, ops, watch):
+        """An op whose probe never answered: a finding of kind timeout or crash at the point it was
+        tried at, named after the engine's method for it (which the worker reported when it was ready)."""
+        probed = OpProbe(name, "broken", detail, kind, probe_point(OPS[name], watch))
         program, point = probed.finding_case()
         finding = Finding(kind, program.n_inputs, name, point, detail=detail, program=program,
                           limit=PROBE_TIMEOUT if kind == "timeout" else None)
@@ -429,7 +429,9 @@ class Campaign:
             while w.outstanding[0][0] != running:
                 self._retry.append(w.outstanding.pop(0))
             i, cseed, kind_ = w.outstanding.pop(0)
-            f = stuck_finding(kind, None, cseed, kind_, self.ops, detail, w.limit() if kind == "timeout" else None)
+            # a hang's limit: the alarm's, which the engine had (it was killed later, deaf to it)
+            limit = self.cfg.timeout if kind == "timeout" else None
+            f = stuck_finding(kind, w.watch, cseed, kind_, self.ops, detail, limit)
             self.stats.add(CaseResult(kind_, finding=f))
             self._symptom(i, f, fallback(f, place=self.probed.methods.get(getattr(f, "op", ""))), reducing=False,
                           output=w.output.tail()[0])
@@ -443,7 +445,7 @@ class Campaign:
     def _restarted(self, kind, detail):
         """Count a worker replaced, by why: it died (how), or it hung and was killed."""
         self.stats.respawns += 1
-        why = detail.removeprefix("the worker process ").removeprefix("the worker ")
+        why = detail.removeprefix("the worker process ").removeprefix("was ")
         self.stats.restarts[f"{'hung, ' if kind == 'timeout' else ''}{why}"] += 1
 
     def close(self):

@@ -16,11 +16,9 @@ that a recursive topological sort, or a walk with no visited set, is found in ev
 """
 import hashlib
 import random
-import traceback
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from oracle.backends import engine_run
 from oracle.check import Finding, Report, check_program
 from oracle.generate import GenConfig, coverage, random_const, random_inputs, random_program
 from oracle.mlp import ACTS, MLPFinding, check_mlp, random_mlp
@@ -194,13 +192,14 @@ class CaseResult:
     cut: bool = False  # the campaign's deadline cut it short: neither a case nor a finding
 
 
-def run_case(cseed, kind, Engine, ops, through_nn=False):
+def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None):
     """Build case `cseed` of `kind` over `ops` and check `Engine`. through_nn: check MLPs through
-    micrograd.nn itself (for this project's own engine)."""
+    micrograd.nn itself (for this project's own engine). watch: where a program's engine run is
+    (see `check.check_program`), for a case that never returns."""
     case, extra = build_case(cseed, kind, ops)
     report = Report()
     if kind in ("expr", "deep") or kind.startswith("deep"):
-        check_program(case, extra, Engine, report)
+        check_program(case, extra, Engine, report, watch)
         op_counts, pairs = coverage([case])
     else:
         check_mlp(case, Engine, steps=extra, report=report, through_nn=through_nn)
@@ -209,25 +208,25 @@ def run_case(cseed, kind, Engine, ops, through_nn=False):
                       report.findings[0] if report.findings else None)
 
 
-def stuck_finding(kind, exc, cseed, case_kind_, ops, detail, limit=None):
-    """A "timeout" or "crash" finding for a case that did not finish. When `exc` interrupted the
-    checker, its traceback says at which input point, and in which node or pass, the engine was."""
+def stuck_finding(kind, watch, cseed, case_kind_, ops, detail, limit=None):
+    """A "timeout" or "crash" finding for a case that did not finish: at the input point, and the
+    node or pass, where `watch` (see `check.check_program`) says the engine was when its alarm
+    went off, its process died or it was killed."""
     case, extra = build_case(cseed, case_kind_, ops)
     if not isinstance(case, Program):
         # step: the SGD steps the case runs, so that a replay runs as many
         return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail, limit=limit)
-    point, node, where = None, None, ""
-    tb = exc.__traceback__ if exc is not None else None
-    for frame, _ in traceback.walk_tb(tb):
-        if frame.f_code is check_program.__code__:
-            point = frame.f_locals.get("xs")
-        elif frame.f_code is engine_run.__code__:
-            phase, nodes = frame.f_locals.get("phase"), frame.f_locals.get("nodes")
-            if phase == "forward" and nodes is not None and len(nodes) < case.n_nodes:
-                node = len(nodes)
-            where = f" in the {phase} pass"
-    if point is None:
+    b, node = (int(watch[0]), int(watch[1])) if watch is not None else (-1, -1)
+    if 0 <= b < len(extra):
+        point = extra[b]
+    else:
         point = extra[0]
         detail += f"; the point is one of the case's {len(extra)} (the first is shown)"
-    op = case.instrs[node - case.n_inputs].op if node is not None and node >= case.n_inputs else ""
+    if node >= case.n_nodes:
+        where, node = " in the backward pass", None
+    elif node >= case.n_inputs:
+        where = " in the forward pass"
+    else:
+        where, node = "", None
+    op = case.instrs[node - case.n_inputs].op if node is not None else ""
     return Finding(kind, node, op, list(point), detail=detail + where, program=case, limit=limit)

@@ -53,7 +53,8 @@ class RootCause:
     path: object = None  # the published .json
     output: str = ""  # what the engine printed in the first symptom's case (its tail)
     reproducer_exit: object = None
-    published: tuple | None = None  # (state, finding, program, point, case_rank, size) of the case published
+    # (state, finding, program, point, case_rank, size, cause) of the case published: what the row shows
+    published: tuple | None = None
     reproducer_output: str = ""  # what its reproducer printed when it was run (why it was cleared, for noise)
     reason: str = ""  # could-not-confirm: why, on one line (the first line of the error)
     tried: list = field(default_factory=list)  # the cases whose reproducer cleared it or could not run
@@ -64,6 +65,12 @@ class RootCause:
     @property
     def cls(self):
         return self.cause.cls
+
+    @property
+    def shown(self):
+        """The cause a report shows: that of the case published, whose reproducer it names (a
+        better cause seen since has not been confirmed by one of its own); else the best seen."""
+        return self.published[6] if self.published else self.cause
 
     @property
     def reproducer(self):
@@ -182,9 +189,9 @@ class Ledger:
     def _saver(self):
         while True:
             item = self._queue.get()
-            if item is None:
-                return
             try:
+                if item is None:  # stop (and a ledger whose saving is finished may save again later)
+                    return
                 self._record(*item[2:])
             finally:
                 self._queue.task_done()
@@ -217,8 +224,12 @@ class Ledger:
             if self._unpublished(rc, saved.state):
                 rc.reason = saved.reason
             return
-        rc.state, rc.path, rc.reason = saved.state, saved.path, ""
-        rc.published = (rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size)
+        # The row shows the cause its reproducer was written for (its class too), not a better one
+        # still waiting for its own.
+        rc.state, rc.path, rc.reason, rc.cause = saved.state, saved.path, "", cause
+        rank = rc.case_rank if rc.finding is finding else case_rank(finding, cause)
+        size = len(program) if program is not None and not isinstance(finding, MLPFinding) else None
+        rc.published = (rc.state, finding, program, point, rank, size, cause)
 
     @staticmethod
     def _unpublished(rc, state):
@@ -228,7 +239,7 @@ class Ledger:
         if rc.published is None:
             rc.state = state
             return True
-        rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size = rc.published
+        rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size, rc.cause = rc.published
         return False
 
     def _started(self, proc):
@@ -252,7 +263,7 @@ class Ledger:
             except queue.Empty:
                 return
             if item is not None:
-                self.causes[item[2]].state = "unconfirmed"
+                self._unpublished(self.causes[item[2]], "unconfirmed")
             self._queue.task_done()
 
     def finish(self, deadline=None):
@@ -273,7 +284,7 @@ class Ledger:
         self._thread = None
         for rc in self:
             if rc.state == "saving":
-                rc.state = "unconfirmed"
+                self._unpublished(rc, "unconfirmed")
 
 
 def case_rank(finding, cause):

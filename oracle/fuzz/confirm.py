@@ -8,10 +8,10 @@ torch cannot start, the script does not compile, the engine cannot be imported, 
 (a traceback), the script ended without a verdict or with another one, or it outran its time.
 So a reproducer that could not run is never taken for one that failed.
 
-The script is run by its absolute path, from its own folder, with the limits the engine had in a
-worker: `memory_mb` beyond what the process holds once torch is imported (`sandbox.run_script`),
-and the engine's own time limit inside the script (TIME_LIMIT); `timeout` bounds the whole run,
-start-up included.
+The script is run by its absolute path, from its own folder, in a sandbox of its own
+(`sandbox.run_script`). It sets the limits the engine had in a worker itself (MEMORY_MB beyond
+what it holds once torch is imported, TIME_LIMIT for the engine), so a learner who runs it gets
+them too; `timeout` bounds the whole run, start-up included.
 """
 import pathlib
 import re
@@ -34,14 +34,13 @@ class Outcome:
     output: str = ""  # the tail of what it printed
 
 
-def confirm(script, kind, timeout, memory_mb=0, started=None, cut=False):
+def confirm(script, kind, timeout, started=None, cut=False):
     """Run the reproducer `script` (of a finding of `kind`) and judge its run. cut: `timeout` is
     what the campaign had left, not what the script needs, so outrunning it is "unconfirmed"."""
     script = pathlib.Path(script).expanduser().absolute()
     if not script.is_file():
         return Outcome("could-not-confirm", f"no reproducer at {script}")
-    code, output = sandbox.run_script(script, timeout=timeout, memory_mb=memory_mb, cwd=script.parent,
-                                      started=started)
+    code, output = sandbox.run_script(script, timeout=timeout, cwd=script.parent, started=started)
     return judge(kind, code, output, timeout, cut)
 
 

@@ -28,7 +28,9 @@ import struct
 import sys
 from dataclasses import asdict, dataclass
 
-from oracle.backends import torch_local
+import numpy as np
+
+from oracle.backends import torch_local, torch_run
 from oracle.check import ALLOW, ATOL, EPS, RTOL, close, python_float
 from oracle.fuzz import graph
 from oracle.fuzz.graph import Place
@@ -131,13 +133,23 @@ def fallback(finding, root="", Engine=None, place=None):
     elif place is not None:
         method = place.function  # where the engine was when it hung or crashed: that method is at fault
     point = getattr(finding, "point", None) or []
-    cls = 3 if _is_python_float(finding) else klass(*point)
+    cls = 3 if _is_python_float(finding) else klass(*_given(program, point, getattr(finding, "node", None)))
     what = {"timeout": "does not finish", "crash": "kills its process", "memory": "runs out of memory"}.get(
         finding.kind, f"fails ({finding.kind})")
     at = f" at {_point(program, point)}" if program is not None and point else ""
     subject = method or (f"the MLP {finding.spec.describe()}" if isinstance(finding, MLPFinding) else "the engine")
     detail = f": {finding.detail}" if finding.detail else ""
     return cause(_category(finding), method, place, f"{subject} {what}{at}{detail}"[:300], cls)
+
+
+def _given(program, point, node):
+    """What the op at `node` was given at `point`, in float64 (torch's values: the engine is not
+    asked), for a finding that names its node; else the point itself. A crash at exp(0) is at an
+    edge input whatever the program's inputs were."""
+    if program is None or not isinstance(node, int) or not program.n_inputs <= node < program.n_nodes:
+        return point
+    values, _ = torch_run(program, np.array([point], dtype=np.float64).T)
+    return [float(values[a, 0]) for a in program.instrs[node - program.n_inputs].args]
 
 
 def _category(finding):

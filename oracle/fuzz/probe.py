@@ -68,11 +68,14 @@ def drivable(Engine):
     return None
 
 
-def probe_op(Engine, op):
-    """OpProbe for one op: tried at each of POINTS, forward and backward."""
+def probe_op(Engine, op, watch=None):
+    """OpProbe for one op: tried at each of POINTS, forward and backward. watch: its [0] is set to
+    the index of the point tried (see `probe_point`)."""
     c = probe_const(op)
     failures = []
-    for xs in POINTS[op.arity]:
+    for j, xs in enumerate(POINTS[op.arity]):
+        if watch is not None:
+            watch[0] = j
         try:
             failure = _try(Engine, op, xs, c)
         except RecursionError as e:
@@ -89,6 +92,13 @@ def probe_op(Engine, op):
         return OpProbe(op.name, "absent", failures[0][1][2][:200])
     xs, (_, kind, reason) = broken[0]
     return OpProbe(op.name, "broken", reason[:300], kind, tuple(xs))
+
+
+def probe_point(op, watch):
+    """The point of POINTS that `watch` says a probe of op was trying (the first when it says none)."""
+    points = POINTS[op.arity]
+    j = int(watch[0]) if watch is not None else 0
+    return points[j] if 0 <= j < len(points) else points[0]
 
 
 def _try(Engine, op, xs, c):

@@ -40,15 +40,16 @@ def expected_verdict(kind):
     return "mismatch" if kind in MISMATCH_KINDS else "raise"
 
 
-def reproducer_source(program, point, origin, finding=None, cause=None):
+def reproducer_source(program, point, origin, finding=None, cause=None, memory_mb=0):
     """A standalone script: f defined once from the program, run on the engine and on torch
-    float64 at `point`; it prints the mismatch and exits 1 while there is one, 0 once fixed."""
+    float64 at `point`; it prints the mismatch and exits 1 while there is one, 0 once fixed.
+    memory_mb: what the engine may allocate, as the oracle's worker let it (0: no limit)."""
     kind = finding.kind if finding is not None else ""
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
             f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
             + _limits(finding))
     return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, _RUN_IMPORTS, data,
-                   _PROGRAM.format(f=program.source(), run_engine=_RUN_ENGINE))
+                   _PROGRAM.format(f=program.source(), run_engine=_RUN_ENGINE), memory_mb)
 
 
 def _limits(finding):
@@ -58,7 +59,7 @@ def _limits(finding):
             f"DEAF = {DEAF!r}  # seconds more, for an engine deaf to the alarm, before the script ends itself")
 
 
-def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
+def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None, memory_mb=0):
     """A standalone script: the MLPSpec's network built from the engine's Value with the oracle's
     own neuron code and as a torch float64 twin, trained for `steps` SGD steps; it prints the
     first mismatch and exits 1 while there is one, 0 once fixed."""
@@ -71,17 +72,17 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None):
     where = "" if finding is None else f" (first at {finding.where}" + (
         f" after SGD step {finding.step})" if finding.step else ")")
     return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, (*_RUN_IMPORTS, "types"),
-                   data, _MLP.replace("{shared}", shared).replace("{run_engine}", _RUN_ENGINE))
+                   data, _MLP.replace("{shared}", shared).replace("{run_engine}", _RUN_ENGINE), memory_mb)
 
 
-def tamper_reproducer_source(origin, cause):
+def tamper_reproducer_source(origin, cause, memory_mb=0):
     """A standalone script: it imports the engine between two snapshots of the interpreter (the
     oracle's own `tamper` functions, copied in) and exits 1 while importing it changes anything."""
     from oracle.fuzz import tamper
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (tamper.watched, tamper.snapshot,
                                                                        tamper.differences))
     return _script(_title(cause, "an import", origin.root), _TAMPER_ABOUT, origin, (), "MISSING = object()",
-                   _TAMPER.replace("{shared}", shared))
+                   _TAMPER.replace("{shared}", shared), memory_mb)
 
 
 def spec_table(spec):
@@ -112,13 +113,13 @@ def _title(cause, what, root=""):
     return "\n".join(lines)
 
 
-def _script(title, about, origin, imports, data, body):
+def _script(title, about, origin, imports, data, body, memory_mb=0):
     """A reproducer: the shared header (docstring, engine loading, tolerance, close), then body."""
-    imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "os", "sys", *imports)))
+    imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "os", "resource", "sys", *imports)))
     doc = title.replace("\\", "\\\\").replace('"""', "'''")  # the learner's source line may hold either
     return _HEADER.format(title=doc, about=about, engine=origin.importable, root=origin.root or None,
                           paths=list(origin.paths), file=origin.file or None, imports=imports, atol=ATOL,
-                          rtol=RTOL, data=data, cause=repr(title)) + body + _FOOTER
+                          rtol=RTOL, data=data, cause=repr(title), memory=int(memory_mb)) + body + _FOOTER
 
 
 _HEADER = '''\
@@ -139,13 +140,25 @@ ENGINE = {engine!r}
 ENGINE_ROOT = {root!r}
 ENGINE_PATHS = {paths!r}  # the other folders it imports from (--engine-path)
 ENGINE_FILE = {file!r}
+# Megabytes the engine may allocate beyond what this process holds once torch is imported, as the
+# oracle's worker let it (0: no limit): past it, the engine's allocations fail with MemoryError.
+MEMORY_MB = {memory!r}
 CAUSE = {cause}
 ATOL = {atol!r}
 RTOL = {rtol!r}
 {data}
 
 
+def limit_memory():
+    if MEMORY_MB and os.path.exists("/proc/self/statm"):
+        with open("/proc/self/statm") as f:
+            held = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = held + MEMORY_MB * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def load_engine(spec):
+    limit_memory()  # before the engine is imported, as in the oracle's worker
     module, _, attr = spec.partition(":")
     sys.path[:0] = [p for p in (ENGINE_ROOT, *ENGINE_PATHS) if p is not None and os.path.isdir(p)]
     obj = importlib.import_module(module)

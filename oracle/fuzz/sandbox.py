@@ -1,7 +1,8 @@
 """The sandbox an engine under test runs in: disposable processes, as libFuzzer runs a target.
 
 Every process that imports or calls the engine (a campaign's workers, its probe, a replay, each
-reproducer check) first calls `enter` (a reproducer check gets the same through `run_script`):
+reproducer check) first calls `enter` (a reproducer check gets the same through `run_script`, and
+the reproducer sets its memory limit itself, as a learner running it gets it too):
   - its own session and process group, so that killing the group (`kill_group`) also ends any
     process the engine forked, and Ctrl-C on the terminal reaches only the campaign;
   - an address-space limit: `memory_mb` more than the process itself needs, after which the
@@ -146,37 +147,27 @@ class OutputFile:
             pass
 
 
-# A reproducer check: `python script.py args` as a user runs it, but in a session of its own, with
-# the memory limit a worker has, its output in files (a pipe would wait for any grandchild holding
-# it). A worker sets its limit with torch already imported (its forkserver imports it), so the
-# engine gets `memory` bytes beyond that: so does the script, whose own `import torch` is then done.
+# A reproducer check: `python script.py args` as a user runs it, but in a session of its own, its
+# output in files (a pipe would wait for any grandchild holding it). The script sets the engine's
+# memory and time limits itself, as a worker had them.
 _LAUNCH = """\
-import os, resource, runpy, sys
-memory = int(sys.argv[1])
-script = sys.argv[2]
-sys.argv = sys.argv[2:]
+import os, runpy, sys
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
 if not sys.flags.safe_path:
     sys.path[0] = os.path.dirname(script)  # as `python script.py` puts its folder first
-if memory:
-    try:
-        import torch
-    except BaseException:
-        pass  # the script's own import says what is wrong
-    with open("/proc/self/statm") as f:
-        limit = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") + memory
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 runpy.run_path(script, run_name="__main__")
 """
 
 
-def run_script(script, args=(), timeout=60.0, memory_mb=0, cwd=None, started=None):
+def run_script(script, args=(), timeout=60.0, cwd=None, started=None):
     """Run a Python script sandboxed: (exit code, or "timeout"; the tail of what it printed).
     `script` is made absolute first: `cwd` is where it runs, not where it is looked for. Its whole
     process group is killed once it is done, so nothing it forked outlives it. started(proc): told
     the process as soon as it runs, so that a caller can kill its group sooner."""
     script = os.path.abspath(os.path.expanduser(str(script)))
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(memory_mb << 20), script, *map(str, args)],
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, script, *map(str, args)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd, start_new_session=True)
         if started is not None:
             started(proc)

@@ -95,7 +95,7 @@ class FindingStore:
         self.dir = pathlib.Path(out_dir).expanduser().absolute()
         self.started = started  # told each reproducer process as it starts (see sandbox.run_script)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.memory_mb = memory_mb  # the reproducer's memory limit, as the workers'
+        self.memory_mb = memory_mb  # the engine's memory limit in a reproducer, as in the workers
         self.verify = verify  # run each reproducer, and publish only one that fails (False: publish as it is)
         self._mine = set()  # the names this store published: record(..., replace=True) may replace them
 
@@ -115,7 +115,7 @@ class FindingStore:
         cut: it is what the campaign had left (outrunning it is "unconfirmed"). verify: overrides
         the store's own for this one. replace: a name this store published is replaced (a better
         case of the same root cause); else it is "taken" like any other."""
-        return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause),
+        return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause, self.memory_mb),
                              lambda code: _case(finding, program, point, meta, origin, cause, code), finding.kind,
                              timeout, verify, replace, cut)
 
@@ -123,14 +123,15 @@ class FindingStore:
                    cut=False):
         """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
-        return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause),
+        return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause,
+                                                           self.memory_mb),
                              lambda code: _mlp_case(finding, meta, origin, cause, code), finding.kind, timeout,
                              verify, replace, cut)
 
     def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0, cut=False):
         """Record what the engine changes in the interpreter at import: a .py that imports it
         between two snapshots."""
-        return self._publish(name, lambda: tamper_reproducer_source(origin, cause),
+        return self._publish(name, lambda: tamper_reproducer_source(origin, cause, self.memory_mb),
                              lambda code: _common({"kind": "tamper", "changes": finding.changes}, meta, origin, cause,
                                                   code), "tamper", timeout, cut=cut)
 
@@ -150,7 +151,7 @@ class FindingStore:
             # Before publishing, so that the window between the two links stays tiny.
             code, output = None, ""
             if verify:
-                ran = confirm.confirm(tmp_py, kind, timeout, self.memory_mb, self.started, cut)
+                ran = confirm.confirm(tmp_py, kind, timeout, self.started, cut)
                 code, output = ran.exit, ran.output
                 if ran.state != "confirmed":
                     return Saved(ran.state, None, code, output, ran.reason)

@@ -105,7 +105,7 @@ def summary(stats, config, probe, ops):
     causes = list(stats.causes) if stats.causes is not None else []
     reported = [rc for rc in causes if rc.state != "noise"]
     root = probe.origin.root
-    classes = {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.cls == c] for c in (1, 2, 3)}
+    classes = {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.shown.cls == c] for c in (1, 2, 3)}
     return {
         **counts(classes, config.strict),
         "classes": classes,
@@ -200,13 +200,13 @@ def merged_classes(summaries):
 
 
 def _row(rc, root):
-    c = rc.cause
+    c = rc.shown
     return {"class": c.cls, "cause": c.category, "detail": c.detail, "method": c.method, "file": c.file,
             "line": c.line, "source": c.source, "where": c.where(root), "summary": c.summary, "symptoms": rc.symptoms,
             "kinds": dict(rc.kinds), "state": rc.state, "case": rc.case, "seconds": round(rc.seconds, 3),
             "reproducer": str(rc.reproducer) if rc.reproducer else None, "json": str(rc.path) if rc.path else None,
-            "ops": rc.size, "key": rc.key, "output": rc.output, "reproducer_output": rc.reproducer_output,
-            "reason": rc.reason}
+            "ops": rc.published[5] if rc.published else rc.size,  # the published case's, which the row describes
+            "key": rc.key, "output": rc.output, "reproducer_output": rc.reproducer_output, "reason": rc.reason}
 
 
 def _cause_lines(row):

@@ -28,7 +28,7 @@ from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
 from oracle.fuzz.causes import case_rank
 from oracle.fuzz.diagnose import diagnose, fallback
 from oracle.fuzz.forkserver import context
-from oracle.fuzz.probe import POINTS, OpProbe, drivable, probe_op
+from oracle.fuzz.probe import OpProbe, drivable, probe_op, probe_point
 from oracle.fuzz.shrink import REDUCE_SECONDS, UNREDUCED, reduce_finding
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.ops import OPS
@@ -58,9 +58,12 @@ class State:
     ops: tuple = ()
     known: dict = field(default_factory=dict)  # root cause key -> the rank of the best case reduced so far
     capture: object = None  # the sandbox's Capture of stdout and stderr, if any
+    # [the input point, the node] the engine runs now (see check.check_program): in a worker, shared
+    # memory the parent reads when the worker dies or is killed, to know where
+    watch: object = field(default_factory=lambda: [-1.0, -1.0])
 
 
-def load(job, capture=None, sandboxed=False):
+def load(job, capture=None, sandboxed=False, watch=None):
     """The State of a process that loads job's engine: ("ready", origin, tamper, methods, undrivable)
     is what it tells the campaign. Raises EngineSpecError for an engine that does not load."""
     snap = tamper.snapshot()
@@ -71,7 +74,10 @@ def load(job, capture=None, sandboxed=False):
         place = graph.place_of(getattr(Engine, graph.method_of(op), None))
         if place is not None:
             methods[op.name] = place
-    return State(job, Engine, origin, capture=capture), ("ready", origin, changes, methods, drivable(Engine))
+    state = State(job, Engine, origin, capture=capture)
+    if watch is not None:
+        state.watch = watch
+    return state, ("ready", origin, changes, methods, drivable(Engine))
 
 
 def serve(state, request, emit, progress=None):
@@ -109,10 +115,10 @@ def _probe(state, name):
     stopped = None  # where the alarm found the engine, for a hang
     try:
         with time_limit(limit):
-            probed = probe_op(state.Engine, op)
+            probed = probe_op(state.Engine, op, state.watch)
     except CaseTimeout as e:
         stopped = graph.innermost(e.__traceback__, state.origin.root)
-        probed = OpProbe(name, "broken", f"no result after {limit:.3g} s", "timeout", POINTS[op.arity][0])
+        probed = OpProbe(name, "broken", f"no result after {limit:.3g} s", "timeout", probe_point(op, state.watch))
     _take_output(state)
     if probed.status != "broken":
         return probed, None, None
@@ -158,21 +164,22 @@ def work(state, i, cseed, kind, emit):
     job = state.job
     cpu = time.process_time()
     limit = _limit(job)
+    state.watch[0] = state.watch[1] = -1
     try:
         with time_limit(limit):
-            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours)
+            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours, state.watch)
     except CaseTimeout as e:
         if limit < job.timeout:  # the deadline's limit, not the engine's hang
             emit(("case", i, CaseResult(kind, cut=True), False))
             return
-        result = CaseResult(kind, finding=stuck_finding("timeout", e, cseed, kind, state.ops,
+        result = CaseResult(kind, finding=stuck_finding("timeout", state.watch, cseed, kind, state.ops,
                                                         f"no result after {limit:g} s", limit))
         stopped = graph.innermost(e.__traceback__, state.origin.root)  # where the alarm found the engine
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit from the engine, or a bug of the oracle's: one case, not the campaign
         detail = f"{type(e).__name__}: {e}".strip()
-        result = CaseResult(kind, finding=stuck_finding("crash", e, cseed, kind, state.ops, detail))
+        result = CaseResult(kind, finding=stuck_finding("crash", state.watch, cseed, kind, state.ops, detail))
         stopped = graph.innermost(e.__traceback__, state.origin.root)
     else:
         stopped = None
@@ -233,7 +240,7 @@ def _replay(state, case, point, steps):
     return "fails", f, _diagnose(state, f)
 
 
-def _worker_main(conn, progress, job, output_path):
+def _worker_main(conn, progress, watch, job, output_path):
     """A worker process: make itself a sandbox, load the engine, then serve the requests the parent
     sends until it sends None. Answers go back one message per batch (a finding at once);
     `progress` (shared memory) holds what it works on now and since when, for the parent's
@@ -243,7 +250,7 @@ def _worker_main(conn, progress, job, output_path):
         capture = sandbox.enter(job.memory_mb, output_path)
         import torch
         torch.set_num_threads(1)  # one core per worker: intra-op threads only contend at this size
-        state, ready = load(job, capture, sandboxed=True)
+        state, ready = load(job, capture, sandboxed=True, watch=watch)
     except engines.EngineSpecError as e:
         _send(conn, ("error", str(e)))
         return
@@ -295,8 +302,9 @@ class Worker:
         self.output = sandbox.OutputFile(folder, f"worker-{n}.out")
         self.conn, child = ctx.Pipe()
         self.progress = ctx.RawArray("d", [-1.0, 0.0, 0.0])  # the item it works on now, since when, what (1 case, 2 op)
+        self.watch = ctx.RawArray("d", [-1.0, -1.0])  # the point and node it runs the engine at (State.watch)
         self.proc = ctx.Process(target=_worker_main, daemon=True, name="oracle-worker",
-                                args=(child, self.progress, job, self.output.path))
+                                args=(child, self.progress, self.watch, job, self.output.path))
         self.proc.start()
         child.close()
         self.started = time.monotonic()

@@ -21,4 +21,7 @@ HOSTILE = {
     "no_backward": "not drivable: no backward method",
     "exits_at_import": "sys.exit(3) at import",
     "segfaults_in_exp": "exp kills its own process with SIGSEGV",
+    "segfaults_at_zero": "exp kills its own process with SIGSEGV at 0 alone",
+    "hangs_deaf_at_zero": "tanh blocks SIGALRM and sleeps forever at 0 alone",
+    "holds_memory": "exp allocates 800 MB on every call and keeps it",
 }
