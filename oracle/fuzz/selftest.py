@@ -74,6 +74,7 @@ def main(args):
 def run_mutant(name, seconds, out, seed=SEED, timeout=2.0, kind="expr"):
     """One campaign against mutant `name`, stopped at its first root cause: a row of the table."""
     from oracle.fuzz import campaign
+    from oracle.fuzz.causes import UNCOUNTED
     from oracle.fuzz.mutants import MUTANTS
     from oracle.ops import OPS
     config = campaign.Config(engine=f"oracle.fuzz.mutants:{name}", seed=seed, kind=kind, workers=0, strict=True,
@@ -84,7 +85,7 @@ def run_mutant(name, seconds, out, seed=SEED, timeout=2.0, kind="expr"):
         stats = run.run(run.probe(tuple(OPS)).generated())
     finally:
         run.close()
-    found = [rc for rc in stats.causes if rc.state != "noise"]
+    found = [rc for rc in stats.causes if rc.state not in UNCOUNTED]  # one its reproducer did not confirm is not found
     row = {"mutant": name, "description": MUTANTS[name], "found": bool(found), "seconds": None,
            "cases": stats.cases, "cause": None, "where": None, "ops": None, "path": None,
            "total_seconds": round(time.monotonic() - start, 2)}
