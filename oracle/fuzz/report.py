@@ -6,7 +6,8 @@ them and prints the merged summary: cases, node checks and CPU time summed, op c
 from the summed counts, and each root cause counted once however many shards found it, with its
 symptoms summed, its best class, and its best reproducer (the best class, then a confirmed one,
 then the smallest).
-Exit status: 0 no root cause that counts, 1 some, 2 a folder with no campaign in it.
+Exit status: 0 no root cause that counts, 1 some, 2 a folder with no campaign in it, or no verdict (root
+causes found, none of which a reproducer could confirm).
 """
 import json
 import pathlib
@@ -36,7 +37,13 @@ def main(args):
         print_report(merged)
         if args.json:
             write_json(args.json, merged)
-    return 1 if merged["findings"] else 0
+    if merged["findings"]:
+        return 1
+    if merged["could_not_confirm"]:  # found, but never confirmed by a reproducer that ran: no verdict
+        print(f"python -m oracle report: no verdict: {merged['could_not_confirm']} root cause(s) found and none could "
+              f"be confirmed", file=sys.stderr)
+        return 2
+    return 0
 
 
 def load(folder):
@@ -93,7 +100,9 @@ def print_report(merged):
           f"{cov['pairs_possible']}")
     classes = merged["classes"]
     print(f"root causes       {merged['findings']} that count"
-          + (f"; {len(classes['python_float'])} of class 3" if classes["python_float"] else ""))
+          + (f"; {len(classes['python_float'])} of class 3" if classes["python_float"] else "")
+          + (f"; {merged['could_not_confirm']} could not be confirmed (not counted)" if merged["could_not_confirm"]
+             else ""))
     for c, name in SECTIONS.items():
         if classes[name]:
             print(f"\nclass {c}:")
