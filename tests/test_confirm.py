@@ -23,7 +23,7 @@ from oracle.fuzz.mutants import mutant_engine  # noqa: E402
 from oracle.fuzz.reproducer import reproducer_source  # noqa: E402
 from oracle.fuzz.store import FindingStore  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
-from tests.campaigns import ROOT, causes, oracle, reproduce  # noqa: E402
+from tests.campaigns import ROOT, causes, oracle_here, reproduce  # noqa: E402
 
 MUL = Program(2, (Instr("mul", (0, 1)),))
 MUTANT = "oracle.fuzz.mutants:mul_grad"
@@ -132,21 +132,12 @@ def test_a_store_given_a_relative_folder_runs_the_reproducer_it_wrote(tmp_path, 
     assert not (tmp_path / "findings" / "findings").exists()
 
 
-def campaign_from(cwd, *out, env=None):
-    """A campaign of mul_grad's mutant run from `cwd` in a fresh Python, saving to `out` as given (none:
-    the default): (exit code, output, summary)."""
-    summary = cwd / "summary.json"
-    code, stdout, stderr = oracle("fuzz", "--engine", MUTANT, "--kind", "expr", "--workers", 1, "--seed", 1,
-                                  "--cases", 200, "--max-findings", 1, "--summary-json", summary, *out, cwd=cwd,
-                                  env=env)
-    return code, stdout + stderr, json.loads(summary.read_text())
-
-
 @pytest.mark.parametrize("how", ["default", "relative", "home", "absolute", "symlink"])
-def test_a_campaign_confirms_by_the_reproducer_it_wrote_wherever_out_points(how, tmp_path):
+def test_a_campaign_confirms_by_the_reproducer_it_wrote_wherever_out_points(how, tmp_path, monkeypatch):
     cwd = tmp_path / "here"
     cwd.mkdir()
-    env = {"HOME": str(tmp_path)}
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(tmp_path))
     out, folder = {"default": ((), cwd / "findings"), "relative": (("--out", "sub/found"), cwd / "sub" / "found"),
                    "home": (("--out=~/found",), tmp_path / "found"),
                    "absolute": (("--out", tmp_path / "abs"), tmp_path / "abs"),
@@ -154,13 +145,17 @@ def test_a_campaign_confirms_by_the_reproducer_it_wrote_wherever_out_points(how,
     if how == "symlink":
         folder.mkdir()
         (tmp_path / "link").symlink_to(folder)
-    code, output, summary = campaign_from(cwd, *out, env=env)
-    assert code == 1, output
-    (row,) = causes(summary)
-    assert row["state"] == "confirmed" and row["reproducer_output"].rstrip().endswith("verdict: mismatch"), output
+    code, stdout, stderr = oracle_here("fuzz", "--engine", MUTANT, "--kind", "expr", "--workers", 1, "--seed", 1,
+                                       "--cases", 200, "--max-findings", 1, "--summary-json", tmp_path / "s.json",
+                                       *out)
+    assert code == 1, stdout + stderr
+    (row,) = causes(json.loads((tmp_path / "s.json").read_text()))
+    assert row["state"] == "confirmed" and row["reproducer_output"].rstrip().endswith("verdict: mismatch"), stdout
     script = pathlib.Path(row["reproducer"])
     assert script.is_absolute() and script.exists() and script.resolve().parent == folder.resolve(), row
-    assert reproduce(script)[0] == 1 and reproduce(script, "micrograd.engine:Value")[0] == 0
+    assert not list(folder.glob("**/findings")) and not list(folder.glob("**/found"))  # no doubled path
+    if how == "relative":  # the file it names runs as the learner runs it
+        assert reproduce(script)[0] == 1 and reproduce(script, "micrograd.engine:Value")[0] == 0
 
 
 def test_the_campaign_says_so_and_exits_2_when_no_reproducer_could_run(tmp_path):
