@@ -119,7 +119,7 @@ class Ledger:
             rc = self.causes[key] = RootCause(key, cause, case, seconds, output=output, deep_only=deep)
         rc.deep_only = rc.deep_only and deep
         rc.symptoms += 1
-        if rc.state in ("noise", "could-not-confirm") and len(rc.tried) < ATTEMPTS \
+        if rc.state in UNCOUNTED and len(rc.tried) < ATTEMPTS \
                 and _case_of(finding) not in rc.tried:
             # Another case still shows it: its reproducer is run in turn (unreduced: the workers
             # reduced this root cause once already).
@@ -219,7 +219,7 @@ class Ledger:
                                        cut)
         rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
         if saved.path is None:
-            if saved.state in ("noise", "could-not-confirm"):
+            if saved.state in UNCOUNTED:
                 rc.tried.append((program, point))
             if self._unpublished(rc, saved.state):
                 rc.reason = saved.reason

@@ -15,7 +15,6 @@ them too; `timeout` bounds the whole run, start-up included.
 """
 import pathlib
 import re
-import signal
 from dataclasses import dataclass
 
 from oracle.fuzz import sandbox
@@ -74,14 +73,5 @@ def first_error(output, code):
             return errors[-1][:300]
     if lines:
         return lines[0][:300]
-    return f"the reproducer printed nothing and {_status(code)}"
-
-
-def _status(code):
-    if isinstance(code, int) and code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with status {code}"
+    return f"the reproducer printed nothing and {sandbox.ended(code)}"
 

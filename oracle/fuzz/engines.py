@@ -90,11 +90,16 @@ class Origin:
         return asdict(self)
 
 
+def folders(engine_paths):
+    """The --engine-path folders as absolute paths, `~` expanded and links resolved."""
+    return [str(pathlib.Path(p).expanduser().resolve()) for p in engine_paths]
+
+
 def search_path(engine_paths=(), environ=None):
     """sys.path for loading an engine: the folders the user named first (--engine-path, then
     PYTHONPATH), then the rest of sys.path in its order."""
     environ = os.environ if environ is None else environ
-    named = [str(pathlib.Path(p).expanduser().resolve()) for p in engine_paths]
+    named = folders(engine_paths)
     named += [str(pathlib.Path(p).resolve()) for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     named = list(dict.fromkeys(named))
     rest = [p for p in sys.path if (str(pathlib.Path(p).resolve()) if p else os.getcwd()) not in named]
@@ -132,9 +137,7 @@ def load(spec_text, engine_paths=(), sandboxed=True):
                                   f"({one_line(e, 'no message')})") from None
     if not callable(obj):
         raise EngineSpecError(f"engine {spec_text!r}: {path} is a {type(obj).__name__}, not a class or callable")
-    found = origin(obj, spec_text, module, spec.attr)
-    return obj, dataclasses.replace(found, paths=tuple(str(pathlib.Path(p).expanduser().resolve())
-                                                      for p in engine_paths))
+    return obj, dataclasses.replace(origin(obj, spec_text, module, spec.attr), paths=tuple(folders(engine_paths)))
 
 
 def _package_of(path):

@@ -92,6 +92,17 @@ def _address_space():
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def ended(code):
+    """How a process with this exit status ended, in words: "was killed by SIGSEGV", "exited with
+    status 3" (a negative status is a signal's, as subprocess and multiprocessing give it)."""
+    if isinstance(code, int) and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
 def kill_group(pgid):
     """SIGKILL every process in the group (the sandboxed process and whatever it forked)."""
     try:

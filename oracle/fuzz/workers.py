@@ -356,12 +356,7 @@ class Worker:
         code = self.proc.exitcode
         if self.last_words:
             return f"the worker process stopped on {self.last_words}"
-        if code is not None and code < 0:
-            try:
-                return f"the worker process was killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"the worker process was killed by signal {-code}"
-        return f"the worker process exited with status {code}"
+        return f"the worker process {sandbox.ended(code)}"
 
     def kill(self):
         """SIGKILL the worker's whole process group: it and whatever the engine forked."""
