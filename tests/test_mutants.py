@@ -9,8 +9,9 @@ pytest.importorskip("mpmath", reason="the oracle needs its extra: pip install -e
 
 from micrograd.engine import Value  # noqa: E402
 from oracle.fuzz import mutants  # noqa: E402
+from oracle.fuzz.diagnose import Cause  # noqa: E402
 from oracle.fuzz.engines import load  # noqa: E402
-from oracle.fuzz.mutants import MUTANTS, PATCHES, engine_source, mutant_engine, mutant_source  # noqa: E402
+from oracle.fuzz.mutants import MUTANTS, PATCHES, engine_source, expected, mutant_engine, mutant_source  # noqa: E402
 
 
 def breadth_first_trap(a):  # t feeds the output directly and, two ops deeper, through u
@@ -61,9 +62,9 @@ def run(Engine, f, xs):
 
 def test_every_patch_applies_exactly_once():
     source = engine_source()
-    for name, _, old, new in PATCHES:
-        assert source.count(old) == 1, name
-        assert new in mutant_source(name) and mutant_source(name) != source
+    for row in PATCHES:
+        assert source.count(row.old) == 1, row.name
+        assert row.new in mutant_source(row.name) and mutant_source(row.name) != source
 
 
 def test_a_patch_whose_text_is_gone_fails_loudly(monkeypatch):
@@ -73,7 +74,7 @@ def test_a_patch_whose_text_is_gone_fails_loudly(monkeypatch):
 
 
 def test_mutant_names_are_specs_that_shadow_nothing():
-    assert list(MUTANTS) == [row[0] for row in PATCHES] and len(set(MUTANTS)) == len(PATCHES)
+    assert list(MUTANTS) == [row.name for row in PATCHES] and len(set(MUTANTS)) == len(PATCHES)
     for name in MUTANTS:
         assert name.isidentifier() and name not in vars(mutants), name
 
@@ -117,3 +118,48 @@ def test_mutant_spec_loads_in_a_fresh_process():
 def test_unknown_mutant_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
         mutants.nosuch  # noqa: B018
+
+
+# mutant -> the function of micrograd/engine.py its patch is in, read off the engine by hand
+FUNCTIONS = {
+    "add_grad": "_add_backward", "mul_grad": "_mul_backward", "div_grad_a": "_div_backward",
+    "div_grad_b": "_div_backward", "pow_const_grad": "_pow_scalar_backward", "pow_base_grad": "_pow_backward",
+    "pow_exp_grad": "_pow_backward", "relu_kink": "_relu_backward", "tanh_grad": "_tanh_backward",
+    "exp_grad": "_exp_backward", "log_grad": "_log_backward", "sigmoid_grad": "_sigmoid_backward",
+    "abs_kink": "_abs_backward", "add_assign": "_add_backward", "mul_assign": "_mul_backward",
+    "no_topo": "backward", "topo_not_reversed": "backward", "no_visited": "_topo", "no_seed": "backward",
+    "rsub_swapped": "__rsub__", "rtruediv_swapped": "__rtruediv__", "tanh_overflow": "tanh",
+    "float32_data": "_result",
+}
+
+
+@pytest.mark.parametrize("name", list(MUTANTS))
+def test_the_expected_root_cause_is_the_function_the_patch_wrote_into(name):
+    want = expected(name)
+    lines = mutant_source(name).splitlines()
+    assert want.function == FUNCTIONS[name]
+    head = [line.strip() for line in lines[want.first - 1:]]  # as co_firstlineno: its decorators, then its def
+    decorators = next(i for i, line in enumerate(head) if not line.startswith("@"))
+    assert head[decorators].startswith(f"def {want.function}("), head[:decorators + 1]
+    new = next(row.new for row in PATCHES if row.name == name)
+    if new.strip():  # the lines it names are the ones it wrote
+        assert new.strip().splitlines()[0] in lines[want.lines[0] - 1]
+    assert want.file in mutant_engine(name).backward.__code__.co_filename
+
+
+def _cause(want, **change):
+    fields = dict(category="rule", method=want.function, file=want.file, line=want.lines[0], source="",
+                  first=want.first, summary="", cls=want.cls)
+    return Cause(**{**fields, **change})
+
+
+def test_a_cause_matches_only_the_mutated_function_in_the_bugs_class():
+    want = expected("no_visited")  # in _topo, which backward calls
+    assert want.mismatch(_cause(want)) is None
+    assert want.mismatch(_cause(want, line=want.first, first=want.first)) is None  # named by its def
+    backward = mutant_engine("no_visited").backward.__code__.co_firstlineno
+    assert want.mismatch(_cause(want, method="backward", line=backward, first=backward)) \
+        == f"it names backward at line {backward}, not _topo"
+    assert want.mismatch(_cause(want, cls=2)) == "it says class 2, not 1"
+    assert want.mismatch(_cause(want, file=expected("no_seed").file)) is not None  # another mutant's file
+    assert want.mismatch(_cause(want, method="", line=0, first=0, category="value")) == "it names value, not _topo"

@@ -33,13 +33,14 @@ class Outcome:
     output: str = ""  # the tail of what it printed
 
 
-def confirm(script, kind, timeout, started=None, cut=False):
+def confirm(script, kind, timeout, started=None, cut=False, args=()):
     """Run the reproducer `script` (of a finding of `kind`) and judge its run. cut: `timeout` is
-    what the campaign had left, not what the script needs, so outrunning it is "unconfirmed"."""
+    what the campaign had left, not what the script needs, so outrunning it is "unconfirmed".
+    args: the script's own (an engine spec, to run it on another engine)."""
     script = pathlib.Path(script).expanduser().absolute()
     if not script.is_file():
         return Outcome("could-not-confirm", f"no reproducer at {script}")
-    code, output = sandbox.run_script(script, timeout=timeout, cwd=script.parent, started=started)
+    code, output = sandbox.run_script(script, args, timeout=timeout, cwd=script.parent, started=started)
     return judge(kind, code, output, timeout, cut)
 
 

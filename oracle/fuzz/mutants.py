@@ -8,13 +8,24 @@ instead of silently planting nothing.
 The spec `oracle.fuzz.mutants:<name>` names a mutant's Value class: the module-level `__getattr__` builds
 it on first use, in any process, so a mutant is an engine spec like any other.
 """
+import ast
 import functools
 import importlib.resources
 import linecache
 import types
+from dataclasses import dataclass
+from typing import NamedTuple
 
-# name, description, old text in micrograd/engine.py, new text
-PATCHES = [
+
+class Patch(NamedTuple):
+    name: str
+    description: str
+    old: str  # text that occurs once in micrograd/engine.py
+    new: str  # what replaces it
+    cls: int = 1  # the class of the bug planted: 1 wrong at ordinary inputs, 2 only at edge inputs
+
+
+PATCHES = [Patch(*row) for row in [
     # --- one per op's local derivative ---
     ("add_grad", "add: d(a+b)/db is -1 instead of 1",
      "        out._b.grad += out.grad\n", "        out._b.grad -= out.grad\n"),
@@ -31,7 +42,7 @@ PATCHES = [
     ("pow_exp_grad", "x ** y (and c ** x): d/dy forgets the factor log(x)",
      "else out.data * ieee.log(x.data))", "else out.data)"),
     ("relu_kink", "relu: the gradient at the kink x == 0 is 1 instead of 0",
-     "0.0 if out.data <= 0.0 else out.grad", "0.0 if out.data < 0.0 else out.grad"),
+     "0.0 if out.data <= 0.0 else out.grad", "0.0 if out.data < 0.0 else out.grad", 2),
     ("tanh_grad", "tanh: the derivative is 1 - t instead of 1 - t**2",
      "(1.0 - out.data * out.data)", "(1.0 - out.data)"),
     ("exp_grad", "exp: the derivative is x instead of exp(x)",
@@ -41,7 +52,7 @@ PATCHES = [
     ("sigmoid_grad", "sigmoid: the derivative forgets the factor s",
      "(1.0 - out.data) * out.data", "(1.0 - out.data)"),
     ("abs_kink", "abs: the gradient at the kink x == 0 is 1 instead of 0",
-     "out.grad * ieee.sign(out._a.data)", "out.grad * (1.0 if out._a.data >= 0.0 else -1.0)"),
+     "out.grad * ieee.sign(out._a.data)", "out.grad * (1.0 if out._a.data >= 0.0 else -1.0)", 2),
     # --- the classic mistakes in the mechanism ---
     ("add_assign", "add: grad = instead of += (a reused operand loses a contribution)",
      "        out._a.grad += out.grad\n        out._b.grad += out.grad\n",
@@ -73,15 +84,39 @@ PATCHES = [
     ("rtruediv_swapped", "c / x computes x / c (__rtruediv__ with swapped operands)",
      "else other * self._reciprocal()", "else self * other._reciprocal()"),
     ("tanh_overflow", "tanh by the lecture's formula, which overflows for x > 354",
-     "math.tanh(self.data)", "(math.exp(2*self.data) - 1)/(math.exp(2*self.data) + 1)"),
+     "math.tanh(self.data)", "(math.exp(2*self.data) - 1)/(math.exp(2*self.data) + 1)", 2),
     ("float32_data", "every op's result is rounded to float32",
      "        out = Value.__new__(Value)\n",
      "        import struct  # the mutant: data rounded through float32\n"
      "        data = struct.unpack('f', struct.pack('f', data))[0]\n"
      "        out = Value.__new__(Value)\n"),
-]
-MUTANTS = {name: description for name, description, _, _ in PATCHES}
-_ROWS = {row[0]: row for row in PATCHES}
+]]
+MUTANTS = {row.name: row.description for row in PATCHES}
+_ROWS = {row.name: row for row in PATCHES}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The root cause a mutant plants: what the fuzzer must name to have found it."""
+    file: str  # the mutant's pseudo-file, as its tracebacks and root causes show it
+    function: str  # the function of micrograd/engine.py that the mutation is in
+    first: int  # the line of its def
+    lines: tuple  # the lines the mutation wrote (a deletion: the line that follows it)
+    cls: int  # the class of the bug
+
+    def mismatch(self, cause):
+        """How a diagnose.Cause differs from this bug, on one line; None when it names it: the
+        mutated function (by its def, or at a line the mutation wrote) in the mutant's file, in the
+        class the bug belongs to."""
+        if cause.file != self.file or not (cause.first == self.first or cause.line in self.lines):
+            named = cause.method or cause.category
+            return f"it names {named}{f' at line {cause.line}' if cause.line else ''}, not {self.function}"
+        if cause.cls != self.cls:
+            return f"it says class {cause.cls}, not {self.cls}"
+        return None
+
+    def __str__(self):
+        return f"{self.function} (line {self.lines[0]}), class {self.cls}"
 
 
 def engine_source():
@@ -93,7 +128,7 @@ def mutant_source(name):
     """micrograd/engine.py with mutant `name` planted; ValueError if its old text is not there once."""
     if name not in _ROWS:
         raise KeyError(f"no mutant {name!r}; mutants: {', '.join(MUTANTS)}")
-    _, _, old, new = _ROWS[name]
+    old, new = _ROWS[name].old, _ROWS[name].new
     source = engine_source()
     count = source.count(old)
     if count != 1:
@@ -102,13 +137,35 @@ def mutant_source(name):
     return source.replace(old, new)
 
 
+def mutant_file(name):
+    """The pseudo-file name mutant `name`'s code is compiled under."""
+    return f"<micrograd/engine.py, mutant {name}>"
+
+
+def expected(name):
+    """The Expected root cause of mutant `name`: the function its patch lands in, found in the
+    patched source by the lines the patch wrote."""
+    row = _ROWS[name]
+    line = engine_source().split(row.old)[0].count("\n") + 1
+    wrote = max(1, row.new.count("\n") + (not row.new.endswith("\n")))
+    lines = tuple(range(line, line + wrote))
+    tree = ast.parse(mutant_source(name))
+    defs = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.lineno <= line <= node.end_lineno]
+    if not defs:
+        raise ValueError(f"mutant {name}: its patch is not inside a function of micrograd/engine.py")
+    fn = max(defs, key=lambda node: node.lineno)  # the innermost
+    first = min([fn.lineno] + [d.lineno for d in fn.decorator_list])  # as code.co_firstlineno counts
+    return Expected(mutant_file(name), fn.name, first, lines, row.cls)
+
+
 @functools.cache  # one class per mutant per process, so that the spec names one and the same class
 def mutant_engine(name):
     """The Value class of mutant `name`."""
     module = types.ModuleType(f"{__name__}.{name}", MUTANTS[name] if name in MUTANTS else None)
     # Our own engine's source with our own patch applied: never user input. Its lines go into
     # linecache under the pseudo-file name, so that tracebacks and root causes can show them.
-    source, filename = mutant_source(name), f"<micrograd/engine.py, mutant {name}>"
+    source, filename = mutant_source(name), mutant_file(name)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
     Value = module.Value
