@@ -138,3 +138,27 @@ def test_reduction_never_returns_an_invalid_program(program, rng, salt):
             assert type(ins.c) is int
         if ins.c is not None:
             assert math.isfinite(ins.c)
+
+
+def _found_at(name, program, point):
+    """Mutant `name`'s finding on `program` at `point`, its cause, and the finding reduced."""
+    from oracle.fuzz.diagnose import diagnose
+    from oracle.fuzz.shrink import reduce_finding
+    Engine = mutant_engine(name)
+    (finding,) = check_program(program, [point], Engine).findings
+    cause = diagnose(finding, Engine)
+    return cause, reduce_finding(finding, cause, Engine)
+
+
+def test_a_bug_seen_at_an_edge_input_but_wrong_at_ordinary_ones_is_class_1():
+    # mul_grad's d(a*b)/da is a instead of b: seen first where b = 0, it is wrong wherever a != b
+    cause, (_, program, point, reduced, shown) = _found_at("mul_grad", Program(2, (Instr("mul", (0, 1)),)), [1.0, 0.0])
+    assert cause.cls == 2 and reduced.cls == 1 and shown
+    assert 0.0 not in point and reduced.key() == cause.key(), (point, reduced.summary)
+    assert "Class" not in reduced.summary and "b=0.0" not in reduced.summary
+
+
+def test_a_bug_only_at_an_edge_input_stays_class_2():
+    # relu_kink is wrong only at the kink x == 0
+    cause, (_, program, point, reduced, shown) = _found_at("relu_kink", Program(1, (Instr("relu", (0,)),)), [0.0])
+    assert cause.cls == reduced.cls == 2 and point == [0.0] and shown

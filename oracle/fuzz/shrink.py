@@ -3,7 +3,9 @@
 `reduce.reduce_case` runs the reduction passes; this module decides what "fails the same way"
 means: a candidate fails the same way when its finding has the same root cause (`diagnose.Cause`
 key: the same function of the engine at fault) in a class no worse than the original's (a bug
-found at ordinary inputs keeps an ordinary point), and shows where a reproducer looks, in the
+found at ordinary inputs keeps an ordinary point; one found at an edge input is first tried with
+ordinary values in its place, and if it is wrong there too it is class 1, and reduced as such), and
+shows where a reproducer looks, in the
 output's value or an input's gradient. So before the passes start, the case is *localised*: a
 wrong value is made the output (the program cut there), a wrong gradient of an interior node is
 made an input's (the node replaced by an input holding the engine's own value), and a reproducer
@@ -21,7 +23,7 @@ import numpy as np
 
 from oracle.backends import EngineError, engine_run, torch_run
 from oracle.check import check_program, close
-from oracle.fuzz.diagnose import diagnose
+from oracle.fuzz.diagnose import diagnose, edge
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.mlp import MLPFinding, check_mlp
 from oracle.program import Instr, Program
@@ -31,6 +33,7 @@ CLASS3_SECONDS = 0.5  # the budget for a class-3 one (Python float semantics): i
 # Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate.
 UNREDUCED = {"timeout", "crash", "memory"}
 CHAIN_LENGTHS = (1000, 2000, 5000, 10000)  # a recursion's chain: the shortest of these that still overflows
+ORDINARY = (0.5, 1.5, -0.75, 2.0, -1.25)  # what stands in for an edge input to see if a bug is class 1
 MAX_CUTS = 64  # a program up to this long is also tried cut at each node after the failing one
 
 
@@ -96,7 +99,12 @@ def reduce_finding(finding, cause, Engine, root="", through_nn=False, timeout=TI
             return (*chain, True)
     from oracle.fuzz import reduce  # the reducer is only needed once a bug is found
 
-    start = _localised(finding, red, points)
+    start = None
+    if red.cls == 2:  # seen at an edge input: wrong at ordinary ones too, it is class 1 (and reduced as such)
+        red.cls = 1
+        start = _localised(finding, red, _ordinary(finding.point, points))
+        red.cls = 2 if start is None else 1
+    start = start or _localised(finding, red, [finding.point, *points])
     if start is None:
         return finding, finding.program, finding.point, cause, False
     finding, cause = start
@@ -116,13 +124,27 @@ def reduce_finding(finding, cause, Engine, root="", through_nn=False, timeout=TI
 def _localised(finding, red, points):
     """(finding, cause) of a case that fails the same way and shows it where a reproducer looks:
     the found case itself, or it cut at its wrong value, or its wrong interior gradient made an
-    input's; tried at the found point, then at the case's other points. None when none does."""
-    for point in [finding.point, *points]:
+    input's; tried at each of `points` in turn. None when none does."""
+    for point in points:
         for program, at in _localisations(finding, point):
             found = red.program(program, at)
             if found is not None and red.visible(program, at):
                 return found
     return None
+
+
+def _ordinary(point, others):
+    """Input points without an edge value, to try a finding seen at an edge input at: the point with
+    its edge inputs replaced by ordinary values (a few choices), then the case's other points that
+    have none."""
+    edges = [i for i, x in enumerate(point) if edge(x)]
+    tried = []
+    for k in range(len(ORDINARY) if edges else 0):
+        p = list(point)
+        for j, i in enumerate(edges):  # each edge input its own value, so two of them need not be equal
+            p[i] = ORDINARY[(k + j) % len(ORDINARY)]
+        tried.append(p)
+    return tried + [list(p) for p in others if not any(edge(x) for x in p)]
 
 
 def _localisations(finding, point):
