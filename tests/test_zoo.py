@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.campaigns import ROOT, causes, fuzz, reproduce  # noqa: E402
-from tests.zoo import FIXED, LEARNER_ROOT, ZOO, mistake_line  # noqa: E402
+from tests.zoo import FIXED, LEARNER_ROOT, MARKER, ZOO, mistake_line  # noqa: E402
 
 ZOO_DIR = pathlib.Path(__file__).resolve().parent / "zoo"
 
@@ -53,7 +53,8 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
         assert row["detail"] == expect.detail, out
     marked, line = mistake_line(name)
     assert row["file"] == str(marked), out
-    if expect.cause in ("rule", "raise", "recursion", "no-graph") or expect.detail in ("merged", "recursion"):
+    if expect.cause in ("rule", "raise", "recursion", "no-graph") or \
+            expect.detail in ("merged", "recursion", "visited"):
         assert row["line"] == line, out  # the learner's own marked line
     assert row["state"] == "confirmed" and row["symptoms"] >= 1, out  # its reproducer failed in a fresh process
     script = pathlib.Path(row["reproducer"])
@@ -97,3 +98,23 @@ def test_an_mlp_whose_node_holds_a_value_in_data_is_blamed_on_that_node_not_on_t
     found = diagnose(finding, Value, str(ROOT))
     marked, line = mistake_line("tanh_data_is_value")
     assert (found.category, found.method, found.file, found.line) == ("value", "tanh", str(marked), line), found
+
+
+def test_values_rounded_to_float32_are_blamed_on_the_line_that_rounds_them():
+    """data_in_float32 rounds in __init__, which every op's node goes through: the cause is that line,
+    one for every op (not in the ZOO campaigns: its one root cause is this diagnosis)."""
+    from oracle.check import check_program
+    from oracle.fuzz.diagnose import diagnose
+    from oracle.program import Instr, Program
+    from tests.zoo.data_in_float32 import Value
+
+    found = {}
+    for op in ("mul", "add"):
+        (finding,) = check_program(Program(2, (Instr(op, (0, 1)),)), [[0.1, 0.3]], Value).findings
+        found[op] = diagnose(finding, Value, str(ROOT))
+    line = next(i for i, text in enumerate((ZOO_DIR / "data_in_float32.py").read_text().splitlines(), 1)
+                if text.rstrip().endswith(MARKER))
+    path = str(ZOO_DIR / "data_in_float32.py")
+    for c in found.values():
+        assert (c.detail, c.method, c.file, c.line) == ("float32", "__init__", path, line), c
+    assert found["mul"].key(str(ROOT)) == found["add"].key(str(ROOT))  # one bug

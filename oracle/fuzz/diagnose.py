@@ -32,7 +32,7 @@ import numpy as np
 
 from oracle.backends import torch_local, torch_run
 from oracle.check import ALLOW, ATOL, EPS, RTOL, close, python_float
-from oracle.fuzz import graph
+from oracle.fuzz import graph, topo
 from oracle.fuzz.graph import Place
 from oracle.mlp import MLPFinding, engine_loss, engine_model, nn_model, trained
 from oracle.ops import OPS
@@ -441,7 +441,8 @@ class _Run:
                 continue
             place = self.created.get(id(v))
             if got == _float32(wants[0]) != wants[0]:  # every op's result goes through float32
-                return cause("value", _method_name(place), None,
+                at = _rounded_at(self.Engine, sem, datas, got, self.root)  # one line rounds for every op
+                return cause("value", _method_name(at or place), at,
                              f"values are rounded to float32: {_expr(sem)} is {got!r} where torch gives "
                              f"{wants[0]!r}, at {_operands(sem, v)}", klass(got, wants[0], *datas), "float32")
             return cause("value", _method_name(place), place,
@@ -521,8 +522,9 @@ class _Run:
         calls, rules = [], {}
         logged = all(_log(v, calls, rules) for v in inner)
         _zero(everything)
+        orders = topo.Orders(everything, self.root)
         try:
-            out.backward()
+            orders.run(out.backward)
         except Exception:
             return None
         finally:
@@ -534,6 +536,11 @@ class _Run:
         if seed is not None and seed != 1.0 and (not calls or calls[0] is out or not logged):
             return cause("traversal", "backward", backward,
                          f"backward() leaves the output's grad at {seed!r} instead of seeding it with 1.0", cls, "seed")
+        built = orders.fault(out, inner, backward, lambda v: _expr(graph.semantics(v)) if graph.semantics(v)
+                             else "a node")
+        if built is not None and not (built.detail == "visited" and _merged(inner, everything)):
+            # the order is wrong as built: the function that builds it is at fault, not backward()'s loop
+            return cause("traversal", built.place.function, built.place, built.summary, cls, built.detail)
         if not logged:
             return None if definite else cause(
                 "traversal", "backward", backward, "every op's value and backward rule agree with torch, yet the "
@@ -738,6 +745,12 @@ def _log(v, calls, rules):
     return True
 
 
+def _merged(inner, everything):
+    """Whether some node the output depends on has a twin that the engine's == takes it for: a node
+    the order leaves out for that reason is the merge's fault, not the walk's."""
+    return any(_twin(v, everything) is not None for v in inner)
+
+
 def _twin(v, everything):
     """Another node that the engine's == takes for v (a merge by __eq__/__hash__), or None."""
     for u in everything:
@@ -777,6 +790,49 @@ def _f(x):
         except (OverflowError, ValueError):
             return None
     return None
+
+
+def _rounded_at(Engine, sem, datas, got, root):
+    """The engine line after which a local of the op's frames first holds `got`, its result rounded
+    to float32 (or a local's .data does: a node that stores it so), found by running the op again
+    under a line trace (sys.settrace, put back after); None when not found, or when an operand
+    already is `got` (no line would tell)."""
+    if got in datas:
+        return None
+    try:
+        leaves = [Engine(d) for d in datas]
+    except Exception:
+        return None
+    found, last = [], {}
+
+    def holds(frame):
+        for value in list(frame.f_locals.values()):
+            for x in (value, getattr(value, "data", None) if not isinstance(value, (type, numbers.Number)) else None):
+                if _f(x) == got:
+                    return True
+        return False
+
+    def local(frame, event, arg):
+        if found:
+            return None
+        if frame in last and holds(frame):
+            found.append(Place.of_frame(frame.f_code, last[frame]))
+        elif event == "line":
+            last[frame] = frame.f_lineno
+        return local
+
+    def call(frame, event, arg):
+        return local if not found and graph.is_engine_file(frame.f_code.co_filename, root) else None
+
+    old = sys.gettrace()
+    sys.settrace(call)
+    try:
+        sem.op.apply(*leaves, sem.c)
+    except Exception:
+        pass
+    finally:
+        sys.settrace(old)
+    return found[0] if found else None
 
 
 def _float32(x):
