@@ -1,7 +1,7 @@
 """`python -m oracle COMMAND`: the oracle's command line.
 
   fuzz           run a fuzz campaign against an engine (default: micrograd)
-  selftest       plant mutants in copies of micrograd and check the fuzzer finds each
+  selftest       check the fuzzer finds each mutant of micrograd as its own bug, and nothing on micrograd
   compare        run a micrograd program in micrograd and PyTorch side by side
   train-compare  train an MLP in micrograd and PyTorch from the same weights
   report         merge the summaries of the campaigns (shards, machines) that shared --out
@@ -18,7 +18,7 @@ from oracle.cli import Parser, missing_extra
 COMMANDS = {  # command -> (module, the extra it needs, one-line help)
     "fuzz": ("oracle.fuzz.command", "oracle", "run a fuzz campaign against an engine (default: micrograd)"),
     "selftest": ("oracle.fuzz.selftest", "oracle",
-                 "plant mutants in copies of micrograd and check the fuzzer finds each"),
+                 "check the fuzzer finds each mutant of micrograd as its own bug, and nothing on micrograd"),
     "compare": ("oracle.teach.compare", "oracle", "run a micrograd program in micrograd and PyTorch side by side"),
     "train-compare": ("oracle.teach.train_compare", "train",
                       "train an MLP in micrograd and PyTorch from the same weights"),

@@ -7,17 +7,18 @@ from tests.zoo.lecture import Value as Lecture
 class Value(Lecture):
 
     def backward(self):
-        topo = []
-        visited = set()
+        def build_topo(root):  # <- the mistake
+            topo, visited, stack = [], set(), [(root, False)]
+            while stack:  # an explicit stack, as the lecture's base: no recursion limit
+                v, children_done = stack.pop()
+                if children_done:
+                    topo.append(v)
+                elif v.data not in visited:
+                    visited.add(v.data)
+                    stack.append((v, True))
+                    stack.extend((child, False) for child in v._prev)
+            return topo
 
-        def build_topo(v):  # <- the mistake
-            if v.data not in visited:
-                visited.add(v.data)
-                for child in v._prev:
-                    build_topo(child)
-                topo.append(v)
-
-        build_topo(self)
         self.grad = 1.0
-        for node in reversed(topo):
+        for node in reversed(build_topo(self)):
             node._backward()
