@@ -196,7 +196,7 @@ class Value:
 
     def _topo(self):
         """Every node this one depends on, children before parents, in the order the recursive
-        depth-first walk of 0.1.0 gives. An explicit stack, so a million-deep chain needs no
+        depth-first walk of 0.1.0 gives. An explicit stack, so a chain of any depth needs no
         recursion; a node stays on the stack until its children are done, so no per-node tuple
         is allocated (allocations are what wake the garbage collector)."""
         topo, state, stack = [], {}, [self]  # state: False while its children are walked, True once placed
