@@ -11,6 +11,7 @@ one extra of pyproject.toml (report, which only reads JSON, none): without it, `
 and running it says in one line what to install (exit code 2).
 """
 import importlib
+import os
 import sys
 
 from oracle.cli import Parser, missing_extra
@@ -47,5 +48,17 @@ def main(argv=None):
     return modules[args.command].main(args)
 
 
+def run():
+    """main() as a program: its exit status; output piped into a reader that stops early (`| head`)
+    ends it quietly, as it does a Unix tool."""
+    try:
+        code = main()
+        sys.stdout.flush()  # here, so that a closed pipe is caught now and not at interpreter exit
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to write, nor to flush
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

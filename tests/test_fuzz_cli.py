@@ -272,3 +272,16 @@ def test_an_op_that_is_defined_but_broken_is_tested_and_reported_not_skipped(tmp
 def test_selftest_bad_usage_exits_2_with_a_one_line_reason(args):
     code, out, err = oracle("selftest", *args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err, err
+
+
+def test_output_piped_into_a_reader_that_is_gone_ends_quietly():
+    """`python -m oracle selftest --list | head -1`: what head does not read has nowhere to go, and
+    the command ends as a Unix tool does, without a traceback. Here the reader is gone before the
+    command has even imported what it needs, so its first write finds the pipe closed."""
+    import subprocess
+    import sys
+    with subprocess.Popen([sys.executable, "-m", "oracle", "selftest", "--list"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(60) == 1 and err == "", err
