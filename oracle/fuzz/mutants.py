@@ -1,9 +1,11 @@
 """Mutant copies of micrograd's engine, for the selftest: each plants one known bug.
 
-A mutant is a row (name, description, old_text, new_text): a textual replacement in the source of
-micrograd/engine.py, executed into a fresh module namespace. The old text must occur exactly once,
-so an edit of the engine that breaks a patch fails loudly (tests/test_mutants.py applies them all)
-instead of silently planting nothing.
+A mutant is a Patch (name, description, old text, new text, class): a textual replacement in the
+source of micrograd/engine.py, executed into a fresh module namespace. The old text must occur
+exactly once, so an edit of the engine that breaks a patch fails loudly (tests/test_mutants.py
+applies them all) instead of silently planting nothing. `expected(name)` is the root cause the
+fuzzer must report for it: the function the patch lands in (read off the patched source, so it
+follows the engine's edits), the lines it wrote, and the class of the bug, which is the row's own.
 
 The spec `oracle.fuzz.mutants:<name>` names a mutant's Value class: the module-level `__getattr__` builds
 it on first use, in any process, so a mutant is an engine spec like any other.
