@@ -373,7 +373,7 @@ class _Run:
             for earlier in program.instrs[:k - program.n_inputs]:
                 evaluate_one(program, earlier, nodes)
             target = nodes[j]
-            place = _trace(lambda: evaluate_one(program, ins, nodes), lambda: [_f(target.data)], self.root).writer(0)
+            place = _trace(lambda: evaluate_one(program, ins, nodes), lambda _: [_f(target.data)], self.root).writer(0)
             if place is None:
                 nodes.pop()
                 place = _returner(lambda: evaluate_one(program, ins, nodes), target, self.root)
@@ -476,7 +476,7 @@ class _Run:
             c.grad = HELD
         v.grad = g
         try:
-            trace = _trace(rule, lambda: [_f(getattr(c, "grad", None)) for c in kids], self.root)
+            trace = _trace(rule, lambda _: [_f(getattr(c, "grad", None)) for c in kids], self.root)
         except Exception:
             return None  # a rule that raises alone: _rule_that_raises' business, not a wrong number
         wants = []
@@ -645,27 +645,27 @@ class _Trace:
 
 def _trace(fn, watch, root):
     """Run fn() under a line trace of the engine's frames (sys.settrace, put back after), reading
-    watch() before every line."""
+    watch(frame) before every line (and frame None before and after fn)."""
     trace = _Trace()
 
     def local(frame, event, arg):
         if event == "line":
-            trace.steps.append((Place.of_frame(frame.f_code, frame.f_lineno), watch()))
+            trace.steps.append((Place.of_frame(frame.f_code, frame.f_lineno), watch(frame)))
         elif event == "return":
-            trace.steps.append((None, watch()))
+            trace.steps.append((None, watch(frame)))
         return local
 
     def call(frame, event, arg):
         return local if graph.is_engine_file(frame.f_code.co_filename, root) else None
 
     old = sys.gettrace()
-    trace.steps.append((None, watch()))
+    trace.steps.append((None, watch(None)))
     sys.settrace(call)
     try:
         fn()
     finally:
         sys.settrace(old)
-    trace.steps.append((None, watch()))
+    trace.steps.append((None, watch(None)))
     return trace
 
 
@@ -793,46 +793,22 @@ def _f(x):
 
 
 def _rounded_at(Engine, sem, datas, got, root):
-    """The engine line after which a local of the op's frames first holds `got`, its result rounded
-    to float32 (or a local's .data does: a node that stores it so), found by running the op again
-    under a line trace (sys.settrace, put back after); None when not found, or when an operand
-    already is `got` (no line would tell)."""
+    """The engine line after which a local of the running frame first holds `got`, the op's result
+    rounded to float32 (or a local's .data does: a node that stores it so), found by running the op
+    again under a line trace; None when not found, or when an operand already is `got` (no line
+    would tell)."""
     if got in datas:
         return None
-    try:
-        leaves = [Engine(d) for d in datas]
-    except Exception:
-        return None
-    found, last = [], {}
 
     def holds(frame):
-        for value in list(frame.f_locals.values()):
-            for x in (value, getattr(value, "data", None) if not isinstance(value, (type, numbers.Number)) else None):
-                if _f(x) == got:
-                    return True
-        return False
+        values = frame.f_locals.values() if frame is not None else ()
+        return [any(_f(x) == got or _f(getattr(x, "data", None)) == got for x in values if not isinstance(x, type))]
 
-    def local(frame, event, arg):
-        if found:
-            return None
-        if frame in last and holds(frame):
-            found.append(Place.of_frame(frame.f_code, last[frame]))
-        elif event == "line":
-            last[frame] = frame.f_lineno
-        return local
-
-    def call(frame, event, arg):
-        return local if not found and graph.is_engine_file(frame.f_code.co_filename, root) else None
-
-    old = sys.gettrace()
-    sys.settrace(call)
     try:
-        sem.op.apply(*leaves, sem.c)
+        leaves = [Engine(d) for d in datas]
+        return _trace(lambda: sem.op.apply(*leaves, sem.c), holds, root).writer(0)
     except Exception:
-        pass
-    finally:
-        sys.settrace(old)
-    return found[0] if found else None
+        return None
 
 
 def _float32(x):
