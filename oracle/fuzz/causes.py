@@ -73,6 +73,11 @@ class RootCause:
         return self.published[6] if self.published else self.cause
 
     @property
+    def shown_size(self):
+        """Ops in the case a report shows: the published one's (None for an MLP)."""
+        return self.published[5] if self.published else self.size
+
+    @property
     def reproducer(self):
         return self.path.with_suffix(".py") if self.path else None
 

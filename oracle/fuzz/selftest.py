@@ -130,28 +130,29 @@ def run_mutant(name, seconds, out, seed=SEED, timeout=2.0, kind="expr"):
         row["problem"] = "no root cause" if stats.cases else "no case ran"
     else:
         c = rc.shown
-        row.update(got=_named(c), seconds=round(rc.seconds, 2), cause=c.summary, where=c.where(), ops=rc.size,
+        row.update(got=_named(c), seconds=round(rc.seconds, 2), cause=c.summary, where=c.where(), ops=rc.shown_size,
                    path=str(rc.path) if rc.path else None, case=rc.case, reproducer_fails=rc.state == "confirmed")
-        fixed = ""
-        if rc.state == "confirmed" and rc.reproducer is not None:
-            row["passes_on_micrograd"], fixed = _passes_on_control(rc)
-        row["problem"] = _problem(rc, want, mine, reported, row, fixed)
+        on_fix = None  # why its reproducer fails on micrograd, when it does
+        if rc.state == "confirmed":
+            on_fix = _fails_on_control(rc)
+            row["passes_on_micrograd"] = on_fix is None
+        row["problem"] = _problem(rc, want, mine, reported, on_fix)
         row["found"] = row["problem"] is None
     row["total_seconds"] = round(time.monotonic() - start, 2)
     return row
 
 
-def _passes_on_control(rc):
-    """Whether rc's reproducer passes (verdict pass, exit 0) on micrograd, the mutant's fix; and
-    what it said if not."""
+def _fails_on_control(rc):
+    """None when rc's confirmed reproducer passes (verdict pass, exit 0) on micrograd, the mutant's
+    fix; else what its run said."""
     from oracle.fuzz.confirm import confirm
     outcome = confirm(rc.reproducer, rc.published[1].kind, PASS_TIMEOUT, args=[CONTROL])
     if outcome.state == "noise":
-        return True, ""
-    return False, outcome.reason or f"it exits {outcome.exit}"
+        return None
+    return outcome.reason or f"it exits {outcome.exit}"
 
 
-def _problem(rc, want, mine, reported, row, fixed):
+def _problem(rc, want, mine, reported, on_fix):
     """Why the row is not a find, on one line; None when it is."""
     if not mine:
         return f"not the planted bug: {want.mismatch(rc.shown)}"
@@ -159,8 +160,8 @@ def _problem(rc, want, mine, reported, row, fixed):
         return f"{len(reported) - 1} other root cause(s) reported besides it"
     if rc.state != "confirmed":
         return f"its reproducer did not confirm it ({rc.state}{': ' + rc.reason if rc.reason else ''})"
-    if not row["passes_on_micrograd"]:
-        return f"its reproducer fails on micrograd too ({fixed})"
+    if on_fix is not None:
+        return f"its reproducer fails on micrograd too ({on_fix})"
     return None
 
 

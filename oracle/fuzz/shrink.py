@@ -5,11 +5,10 @@ means: a candidate fails the same way when its finding has the same root cause (
 key: the same function of the engine at fault) in a class no worse than the original's (a bug
 found at ordinary inputs keeps an ordinary point; one found at an edge input is first tried with
 ordinary values in its place, and if it is wrong there too it is class 1, and reduced as such), and
-shows where a reproducer looks, in the
-output's value or an input's gradient. So before the passes start, the case is *localised*: a
-wrong value is made the output (the program cut there), a wrong gradient of an interior node is
-made an input's (the node replaced by an input holding the engine's own value), and a reproducer
-can only pass once the bug is gone.
+shows where a reproducer looks, in the output's value or an input's gradient. So before the passes
+start, the case is *localised*: a wrong value is made the output (the program cut there), a wrong
+gradient of an interior node is made an input's (the node replaced by an input holding the
+engine's own value), and a reproducer can only pass once the bug is gone.
 
 A recursion in backward() on a deep graph is reduced to a plain chain `x = x * 1.0` of the
 fewest nodes that still overflow, which the printer writes as a loop. An MLP finding loses batch

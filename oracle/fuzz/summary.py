@@ -205,7 +205,7 @@ def _row(rc, root):
             "line": c.line, "source": c.source, "where": c.where(root), "summary": c.summary, "symptoms": rc.symptoms,
             "kinds": dict(rc.kinds), "state": rc.state, "case": rc.case, "seconds": round(rc.seconds, 3),
             "reproducer": str(rc.reproducer) if rc.reproducer else None, "json": str(rc.path) if rc.path else None,
-            "ops": rc.published[5] if rc.published else rc.size,  # the published case's, which the row describes
+            "ops": rc.shown_size,  # the published case's, which the row describes
             "key": rc.key, "output": rc.output, "reproducer_output": rc.reproducer_output, "reason": rc.reason}
 
 

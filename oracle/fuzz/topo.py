@@ -2,15 +2,16 @@
 
 Most engines build the order in a function of its own (the lecture's `build_topo`, nested in
 backward(); this project's `_topo`) and then apply the rules in reverse. When the walk is at fault,
-the mistake is in one or the other, and the learner needs to know which. `watched(backward, ...)`
+the mistake is in one or the other, and the learner needs to know which. `Orders.run(backward)`
 runs backward() under a profiler (sys.setprofile, put back after) that notes each list of graph
 nodes an engine function holds in a local when it returns: the order, as it is filled in place.
-`fault()` then says whether that list is wrong in itself: a node in it twice (a missing or emptied
+`Orders.fault()` then says whether that list is wrong in itself: a node in it twice (a missing or emptied
 visited set), a node the output depends on left out, or an order neither children-first nor
 parents-first. Such a fault belongs to the function that built the list. A right list (children
 first) clears the builder, and the walk's fault is backward()'s own.
 """
 import sys
+from collections import Counter
 from dataclasses import dataclass
 
 from oracle.fuzz import graph
@@ -62,10 +63,8 @@ class Orders:
             if mine or not any(v is out for v in order):
                 continue
             fn = f"{place.function}()"
-            counts = {}
-            for v in order:
-                counts[id(v)] = counts.get(id(v), 0) + 1
-            twice = next((v for v in inner if counts.get(id(v), 0) > 1), None)
+            counts = Counter(map(id, order))
+            twice = next((v for v in inner if counts[id(v)] > 1), None)
             if twice is not None:
                 return Fault(place, "visited", f"the topological order {fn} builds holds {expr(twice)} "
                                                f"{counts[id(twice)]} times, so its rule runs as often in one "
