@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from oracle.fuzz import sandbox
 from oracle.fuzz.store import FindingStore, file_name
@@ -36,6 +37,17 @@ class Tamper:
     kind: str = "tamper"
 
 
+class Published(NamedTuple):
+    """The case a root cause's reproducer was published for, and what a report shows of it."""
+    state: str
+    finding: object
+    program: object
+    point: object
+    case_rank: float
+    size: int | None
+    cause: object
+
+
 @dataclass
 class RootCause:
     key: str
@@ -53,8 +65,7 @@ class RootCause:
     path: object = None  # the published .json
     output: str = ""  # what the engine printed in the first symptom's case (its tail)
     reproducer_exit: object = None
-    # (state, finding, program, point, case_rank, size, cause) of the case published: what the row shows
-    published: tuple | None = None
+    published: Published | None = None  # the case published: what the row shows
     reproducer_output: str = ""  # what its reproducer printed when it was run (why it was cleared, for noise)
     reason: str = ""  # could-not-confirm: why, on one line (the first line of the error)
     tried: list = field(default_factory=list)  # the cases whose reproducer cleared it or could not run
@@ -70,12 +81,12 @@ class RootCause:
     def shown(self):
         """The cause a report shows: that of the case published, whose reproducer it names (a
         better cause seen since has not been confirmed by one of its own); else the best seen."""
-        return self.published[6] if self.published else self.cause
+        return self.published.cause if self.published else self.cause
 
     @property
     def shown_size(self):
         """Ops in the case a report shows: the published one's (None for an MLP)."""
-        return self.published[5] if self.published else self.size
+        return self.published.size if self.published else self.size
 
     @property
     def reproducer(self):
@@ -169,7 +180,7 @@ class Ledger:
         if rc.finding is not None and rank >= rc.case_rank:
             return False
         rc.finding, rc.program, rc.point, rc.case_rank = finding, program, point, rank
-        rc.size = len(program) if program is not None and not isinstance(finding, MLPFinding) else None
+        rc.size = _size(finding, program)
         return True
 
     def save_unreduced(self):
@@ -233,8 +244,7 @@ class Ledger:
         # still waiting for its own.
         rc.state, rc.path, rc.reason, rc.cause = saved.state, saved.path, "", cause
         rank = rc.case_rank if rc.finding is finding else case_rank(finding, cause)
-        size = len(program) if program is not None and not isinstance(finding, MLPFinding) else None
-        rc.published = (rc.state, finding, program, point, rank, size, cause)
+        rc.published = Published(rc.state, finding, program, point, rank, _size(finding, program), cause)
 
     @staticmethod
     def _unpublished(rc, state):
@@ -303,6 +313,11 @@ def _where(cause):
         stem = cause.file.rsplit("/", 1)[-1].split(",")[0].removesuffix(".py").lstrip("<")
         return f"{stem}-{cause.first}"
     return cause.detail or cause.category
+
+
+def _size(finding, program):
+    """Ops in a case's program; None for an MLP finding (its spec is no program) or a tamper."""
+    return len(program) if program is not None and not isinstance(finding, MLPFinding) else None
 
 
 def _case_of(finding):

@@ -146,7 +146,7 @@ def _fails_on_control(rc):
     """None when rc's confirmed reproducer passes (verdict pass, exit 0) on micrograd, the mutant's
     fix; else what its run said."""
     from oracle.fuzz.confirm import confirm
-    outcome = confirm(rc.reproducer, rc.published[1].kind, PASS_TIMEOUT, args=[CONTROL])
+    outcome = confirm(rc.reproducer, rc.published.finding.kind, PASS_TIMEOUT, args=[CONTROL])
     if outcome.state == "noise":
         return None
     return outcome.reason or f"it exits {outcome.exit}"
