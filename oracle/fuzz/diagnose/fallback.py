@@ -1,0 +1,64 @@
+"""A Cause from the finding alone, for a finding the engine cannot be asked about (a hang, a crash,
+an engine that hides its graph), and the method the program called that a Cause records."""
+import dataclasses
+
+import numpy as np
+
+from oracle.backends import torch_run
+from oracle.check import python_float
+from oracle.fuzz import graph
+from oracle.fuzz.diagnose.cause import cause, klass
+from oracle.mlp import MLPFinding
+from oracle.ops import OPS
+
+
+def with_entry(c, finding):
+    """c with the method the finding's program op calls (see Cause.key)."""
+    op = OPS.get(getattr(finding, "op", "") or "")
+    return dataclasses.replace(c, entry=graph.method_of(op)) if op is not None else c
+
+
+def fallback(finding, root="", Engine=None, place=None):
+    """A Cause from the finding alone: its kind and the program op's method, for a finding the
+    engine cannot be asked about (a hang, a crash, an engine that hides its graph). `place`: the
+    method's, when the caller knows it without the engine."""
+    program = getattr(finding, "program", None)
+    op = OPS.get(getattr(finding, "op", "") or "")
+    method = graph.method_of(op) if op is not None else ""
+    if place is None and Engine is not None and method:
+        place = graph.place_of(getattr(Engine, method, None))
+    elif place is not None:
+        method = place.function  # where the engine was when it hung or crashed: that method is at fault
+    point = getattr(finding, "point", None) or []
+    cls = 3 if _is_python_float(finding) else klass(*_given(program, point, getattr(finding, "node", None)))
+    what = {"timeout": "does not finish", "crash": "kills its process", "memory": "runs out of memory"}.get(
+        finding.kind, f"fails ({finding.kind})")
+    at = f" at {_point(program, point)}" if program is not None and point else ""
+    subject = method or (f"the MLP {finding.spec.describe()}" if isinstance(finding, MLPFinding) else "the engine")
+    detail = f": {finding.detail}" if finding.detail else ""
+    return cause(_category(finding), method, place, f"{subject} {what}{at}{detail}"[:300], cls)
+
+
+def _given(program, point, node):
+    """What the op at `node` was given at `point`, in float64 (torch's values: the engine is not
+    asked), for a finding that names its node; else the point itself. A crash at exp(0) is at an
+    edge input whatever the program's inputs were."""
+    if program is None or not isinstance(node, int) or not program.n_inputs <= node < program.n_nodes:
+        return point
+    values, _ = torch_run(program, np.array([point], dtype=np.float64).T)
+    return [float(values[a, 0]) for a in program.instrs[node - program.n_inputs].args]
+
+
+def _category(finding):
+    if _is_python_float(finding):
+        return "python-float"
+    return {"not-a-number": "value", "grad": "rule", "mlp-value": "value", "mlp-loss": "value",
+            "mlp-grad": "rule"}.get(finding.kind, finding.kind)
+
+
+def _is_python_float(finding):
+    return finding.kind in ("raise", "complex") and python_float(finding)
+
+
+def _point(program, point):
+    return ", ".join(f"{program.name(i)}={x!r}" for i, x in enumerate(point))

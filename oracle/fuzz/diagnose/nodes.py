@@ -1,0 +1,82 @@
+"""An engine's nodes as the diagnosis reads them: a value as a float (None when it is not a real
+number), a node's operands and expression in words, and whether a value agrees with torch's."""
+import math
+import numbers
+import struct
+
+from oracle.check import ALLOW, ATOL, EPS, RTOL, close
+from oracle.fuzz import graph
+from oracle.ops import OPS
+
+
+def evaluate_one(program, ins, nodes):
+    """Append node len(nodes) of the program (one step of program.evaluate)."""
+    op = OPS[ins.op]
+    nodes.append(op.apply(*(nodes[a] for a in ins.args), ins.c))
+
+
+def _f(x):
+    """x as a float, or None when it is not a real number."""
+    if isinstance(x, numbers.Real):
+        try:
+            return float(x)
+        except (OverflowError, ValueError):
+            return None
+    return None
+
+
+def _zero(nodes):
+    for v in nodes:
+        try:
+            v.grad = 0.0
+        except Exception:
+            pass
+
+
+def _same(a, b):
+    return repr(a) == repr(b) or a == b
+
+
+def _float32(x):
+    """x rounded to the nearest float32 (as numpy's float32 or struct's 'f' would store it)."""
+    try:
+        return struct.unpack("f", struct.pack("f", x))[0]
+    except (OverflowError, struct.error):
+        return None
+
+
+def _orders(sem, datas):
+    """The operand orders to try: as given, and reversed when the children came from a set."""
+    datas = tuple(datas)
+    return [datas] if sem.ordered or len(datas) != 2 or datas[0] == datas[1] else [datas, datas[::-1]]
+
+
+def _agree(got, want, name, upstream=0.0):
+    if got is None or want is None:
+        return got is None and want is None
+    if not (math.isfinite(got) and math.isfinite(want)):
+        return bool(close(got, want))
+    ulps, floor = ALLOW.get(name, ALLOW["default"])
+    scale = max(abs(got), abs(want))
+    upstream = abs(upstream) if math.isfinite(upstream) else 0.0
+    return abs(got - want) <= max(2 * EPS * ulps * scale + 2 * EPS * floor * upstream, ATOL + RTOL * scale)
+
+
+def _expr(sem):
+    names = ["a", "b"][:len(sem.operands)]
+    return sem.op.source(names, sem.c)
+
+
+def _operands(sem, v):
+    """The operands' values as `a=0.5, b=2.0` (the children's, for a node of unknown semantics)."""
+    kids = sem.operands if sem is not None else graph.children(v)
+    names = ["a", "b"] if len(kids) <= 2 else [f"c{i}" for i in range(len(kids))]
+    return ", ".join(f"{n}={_f(getattr(c, 'data', None))!r}" for n, c in zip(names, kids))
+
+
+def _datas(v):
+    return [_f(getattr(c, "data", None)) for c in graph.children(v)]
+
+
+def _method_name(place):
+    return place.function if place is not None else ""

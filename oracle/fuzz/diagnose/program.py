@@ -1,0 +1,28 @@
+"""A program's finding: the case runs again in the engine, and the steps are asked in the order
+that the finding's kind calls for."""
+from oracle.fuzz.diagnose.fallback import fallback
+from oracle.fuzz.diagnose.run import _Run
+
+
+def _diagnose_program(finding, Engine, root):
+    program, point = finding.program, finding.point
+    if finding.kind in ("raise", "recursion", "memory", "complex", "not-a-number", "value", "grad"):
+        run = _Run(Engine, root)
+        failure = run.program(program, point)
+        if failure is not None:
+            return failure
+        if run.mutated is not None:  # every later value is off once an operand changed under it
+            return run.mutation(program)
+        node = finding.node if isinstance(finding.node, int) else None
+        if finding.kind in ("value", "not-a-number", "complex"):
+            found = run.values() or run.bad_data() or run.composition(program, [node] if node is not None else [],
+                                                                      "value")
+            if found is not None:
+                return found
+        if finding.kind == "grad":  # the local check found every value right before it blamed a gradient
+            users = [k for k, _ in program.consumers()[node]] if node is not None else []
+            found = (run.walk(definite=True) or run.rules() or run.composition(program, users, "grad")
+                     or run.walk())
+            if found is not None:
+                return found
+    return fallback(finding, root, Engine)

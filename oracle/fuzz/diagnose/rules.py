@@ -1,0 +1,75 @@
+"""Step 3: each node's backward rule runs alone, with an upstream gradient of 0.75 and its children
+holding 0.25 already (so that a rule that assigns where it should add shows), against torch's local
+derivative; a line trace of the rule says which line wrote the wrong gradient."""
+from oracle.backends import torch_local
+from oracle.fuzz import graph
+from oracle.fuzz.diagnose.cause import cause, klass
+from oracle.fuzz.diagnose.nodes import _agree, _expr, _f, _method_name, _operands, _orders
+from oracle.fuzz.diagnose.trace import _trace, _written_by
+
+UPSTREAM = 0.75  # the upstream gradient a rule is run with alone: not 1, so a rule that drops it shows
+
+HELD = 0.25  # what its children's gradients hold before: not 0, so a rule that assigns shows
+
+
+class Rules:
+    """Step 3 of a `_Run` (self): each backward rule alone."""
+
+    def rules(self):
+        """The first node (in the order backward applies rules) whose rule, run alone, disagrees with
+        torch's local derivative: with an upstream gradient of 0.75, then with the one the node had in
+        the real backward pass (an inf there shows what 0.75 cannot). Only the nodes the output
+        depends on: a rule that never runs does not make a gradient wrong."""
+        for v in reversed(graph.nodes(self.out) if graph.has_graph(self.out) else self.keep):
+            sem = graph.semantics(v)
+            rule = getattr(v, "_backward", None)
+            if sem is None or not callable(rule):
+                continue
+            datas = [_f(c.data) for c in sem.operands]
+            if any(d is None for d in datas):
+                continue
+            real = self.upstream.get(id(v))
+            for g in dict.fromkeys([UPSTREAM] + ([real] if real is not None else [])):
+                found = self._rule(v, sem, rule, datas, g)
+                if found is not None:
+                    return found
+        return None
+
+    def _rule(self, v, sem, rule, datas, g):
+        kids = list({id(c): c for c in sem.operands}.values())
+        for c in kids:  # a rule writes only its children's gradients: nothing else needs resetting
+            c.grad = HELD
+        v.grad = g
+        try:
+            trace = _trace(rule, lambda _: [_f(getattr(c, "grad", None)) for c in kids], self.root)
+        except Exception:
+            return None  # a rule that raises alone: _rule_that_raises' business, not a wrong number
+        wants = []
+        for order in _orders(sem, datas):
+            _, contrib = torch_local(sem.op, list(order), sem.c, g)
+            want = {id(c): HELD for c in kids}
+            for c, d in zip(sem.operands if order == tuple(datas) else sem.operands[::-1], contrib):
+                want[id(c)] += d
+            wants.append(want)
+        got = {id(c): _f(c.grad) for c in kids}
+        if any(all(_agree(got[i], w[i], sem.op.name, g) for i in got) for w in wants):
+            return None
+        want = wants[0]
+        bad = next(c for c in kids if not _agree(got[id(c)], want[id(c)], sem.op.name, g))
+        pos = next(p for p, c in enumerate(sem.operands) if c is bad)
+        line = trace.writer(kids.index(bad)) or _written_by(rule, bad)
+        if line is None:  # no line writes it: name the last one that writes a gradient, after which it is missing
+            line = next((w for w in (trace.writer(j) for j in reversed(range(len(kids)))) if w is not None), None)
+            line = line or trace.callee()
+        assigns = got[id(bad)] is not None and _agree(got[id(bad)], want[id(bad)] - HELD, sem.op.name, g)
+        place = line or graph.place_of(rule)
+        g_got = None if got[id(bad)] is None else got[id(bad)] - HELD
+        written = trace.writer(kids.index(bad)) or _written_by(rule, bad)
+        note = ("; it assigns (=) where it should add (+=) to what the gradient held" if assigns else
+                "" if written else f"; no line of the rule writes {'ab'[pos] if len(sem.operands) <= 2 else 'it'}.grad")
+        names = "ab"[:len(sem.operands)] if len(sem.operands) <= 2 else ""
+        wrt = names[pos] if names else f"child {pos}"
+        return cause("rule", _method_name(place) or _method_name(graph.place_of(rule)), place,
+                     f"the backward rule of {_expr(sem)} does {wrt}.grad += {g_got!r} where torch's local "
+                     f"derivative gives {want[id(bad)] - HELD!r}, at {_operands(sem, v)} and out.grad = {g!r}{note}",
+                     klass(*datas, _f(v.data), g, want[id(bad)]), "assigns" if assigns else "")

@@ -1,0 +1,83 @@
+"""Running the engine, watched: one forward pass of a program or an MLP (and on demand a backward
+pass), with every node by identity and the line that created it. The checks of steps 1-4 are its
+methods, one base class per step."""
+from oracle.fuzz import graph
+from oracle.fuzz.diagnose.nodes import _f, _same, evaluate_one
+from oracle.fuzz.diagnose.raised import Raised
+from oracle.fuzz.diagnose.rules import Rules
+from oracle.fuzz.diagnose.trace import _Creations
+from oracle.fuzz.diagnose.values import Values
+from oracle.fuzz.diagnose.walk import Walk
+from oracle.mlp import engine_loss, engine_model, nn_model
+
+MUTATION_CHECK = 200  # programs up to this long are watched for an op that changes an earlier node's data
+
+
+
+class _Run(Raised, Values, Rules, Walk):
+    """One forward pass (and on demand a backward pass) in the engine, with what the diagnosis needs:
+    every node by identity, where each was created, and the exception if one was raised."""
+
+    def __init__(self, Engine, root):
+        self.Engine, self.root = Engine, root
+        self.out = None
+        self.created = {}  # id(node) -> Place of the line that created it
+        self.keep = []  # every node of the graph, held so that ids stay unique
+        self.made = []  # every node the forward pass made, in the order it made them
+        self.program_nodes = None
+        self.mutated = None  # (node index, before, after) when a program op changed an earlier node's data
+        self.point = ()
+        self.upstream = {}  # id(node) -> its gradient after the real backward pass
+
+    def program(self, program, point):
+        """Run the program forward and backward; a Cause if that raised, else None."""
+        self.point = tuple(point)
+        nodes = []
+        try:
+            with _Creations(self):
+                nodes.extend(self.Engine(x) for x in point)
+                datas = [n.data for n in nodes]
+                for ins in program.instrs:
+                    evaluate_one(program, ins, nodes)
+                    datas.append(getattr(nodes[-1], "data", None))
+                    if self.mutated is None and len(nodes) <= MUTATION_CHECK:
+                        for j in range(len(nodes) - 1):
+                            now = getattr(nodes[j], "data", None)
+                            if nodes[j] is nodes[-1] or now is not datas[j] and not _same(now, datas[j]):
+                                self.mutated = (len(nodes) - 1, j, datas[j], now)
+                                break
+        except BaseException as e:
+            if not isinstance(e, Exception | RecursionError):
+                raise
+            self.program_nodes = nodes
+            return self._raised(e, "forward", getattr(program.instrs[len(nodes) - program.n_inputs], "op", None)
+                                if len(nodes) >= program.n_inputs and len(nodes) < program.n_nodes else None)
+        self.program_nodes = nodes
+        self.out = nodes[-1]
+        # every node of the program, the dead code too: a wrong value there is a finding as well
+        self.keep = graph.nodes(*nodes) if graph.has_graph(self.out) else list(nodes)
+        return self._backward()
+
+    def mlp(self, spec, through_nn):
+        self.point = tuple(x for row in spec.X for x in row)
+        try:
+            with _Creations(self):
+                params = nn_model(spec) if through_nn else engine_model(spec, self.Engine)
+                _, loss = engine_loss(spec, params)
+        except BaseException as e:
+            if not isinstance(e, Exception | RecursionError):
+                raise
+            return self._raised(e, "forward", None)
+        self.out = loss
+        self.keep = graph.nodes(loss) if graph.has_graph(loss) else [loss]
+        return self._backward()
+
+    def _backward(self):
+        try:
+            self.out.backward()
+        except BaseException as e:
+            if not isinstance(e, Exception | RecursionError):
+                raise
+            return self.bad_data() or self._rule_that_raises() or self._raised(e, "backward", None)
+        self.upstream = {id(v): _f(getattr(v, "grad", None)) for v in self.keep}
+        return None

@@ -1,0 +1,125 @@
+"""Step 4: when every value and rule checks out and the gradients still disagree, backward()'s walk
+is at fault: the seed, the order, a rule run twice or never, nodes merged by `__eq__`/`__hash__`."""
+from oracle.fuzz import graph, topo
+from oracle.fuzz.diagnose.cause import cause, klass
+from oracle.fuzz.diagnose.nodes import _expr, _f, _zero
+
+
+class Walk:
+    """Step 4 of a `_Run` (self): backward()'s walk, watched."""
+
+    def walk(self, definite=False):
+        """backward()'s walk, watched: every rule logged as it runs (where the engine lets the oracle
+        wrap `_backward`), then the seed, each rule once, in reverse topological order, and no two
+        distinct nodes merged. definite: only what the watching shows for sure, None otherwise (it
+        is cheap, so it goes before the rules are checked one by one); else, when nothing shows, the
+        walk is blamed as the one thing left."""
+        out = self.out  # only what the output depends on: a dead node's rule is rightly never run
+        everything = graph.nodes(out) if graph.has_graph(out) else self.keep
+        backward = graph.place_of(getattr(type(out), "backward", None))
+        inner = [v for v in everything if graph.children(v)]
+        calls, rules = [], {}
+        logged = all(_log(v, calls, rules) for v in inner)
+        _zero(everything)
+        orders = topo.Orders(everything, self.root)
+        try:
+            orders.run(out.backward)
+        except Exception:
+            return None
+        finally:
+            for v in inner:  # the engine's own rules back in place
+                if id(v) in rules:
+                    v._backward = rules[id(v)]
+        cls = klass(*self.point)
+        seed = _f(out.grad)
+        if seed is not None and seed != 1.0 and (not calls or calls[0] is out or not logged):
+            return cause("traversal", "backward", backward,
+                         f"backward() leaves the output's grad at {seed!r} instead of seeding it with 1.0", cls, "seed")
+        built = orders.fault(out, inner, backward, lambda v: _expr(graph.semantics(v)) if graph.semantics(v)
+                             else "a node")
+        if built is not None and not (built.detail == "visited" and _merged(inner, everything)):
+            # the order is wrong as built: the function that builds it is at fault, not backward()'s loop
+            return cause("traversal", built.place.function, built.place, built.summary, cls, built.detail)
+        if not logged:
+            return None if definite else cause(
+                "traversal", "backward", backward, "every op's value and backward rule agree with torch, yet the "
+                "gradients do not: backward()'s walk over the graph is at fault", cls, "walk")
+        counts = {}
+        for v in calls:
+            counts[id(v)] = counts.get(id(v), 0) + 1
+        for v in inner:
+            if counts.get(id(v), 0) > 1:
+                return cause("traversal", "backward", backward,
+                             f"the rule of {_expr(graph.semantics(v)) if graph.semantics(v) else 'a node'} runs "
+                             f"{counts[id(v)]} times in one backward(): the walk visits a node again", cls, "visited")
+        never = [v for v in inner if counts.get(id(v), 0) == 0]
+        for v in never:  # one merged node is enough: its whole subgraph is then never reached
+            if _twin(v, everything) is not None:
+                eq = graph.place_of(_own(type(v), "__hash__") or _own(type(v), "__eq__"))
+                return cause("traversal", eq.function if eq else "__eq__", eq or backward,
+                             f"two distinct nodes with equal data ({_f(v.data)!r}) compare equal, so backward()'s "
+                             f"visited set takes them for one and one of them never passes on its gradient",
+                             cls, "merged")
+        if never:
+            return cause("traversal", "backward", backward,
+                         "backward() never runs the rule of a node the output depends on", cls, "visited")
+        ran = {}
+        for n, v in enumerate(calls):
+            ran.setdefault(id(v), n)
+        for v in inner:
+            for c in graph.children(v):
+                if id(c) in ran and ran[id(c)] < ran[id(v)]:
+                    return cause("traversal", "backward", backward,
+                                 "backward() runs a node's rule before the rule of a node that uses it: the order "
+                                 "is not reverse topological, so a gradient is passed on before it is complete",
+                                 cls, "order")
+        return None if definite else cause(
+            "traversal", "backward", backward, "every op's value and backward rule agree with torch, and each rule "
+            "runs once in order, yet the gradients do not: backward()'s walk is at fault", cls, "walk")
+
+
+def _log(v, calls, rules):
+    """Wrap node v's `_backward` so that each call is logged (its own rule kept in `rules`, to be put
+    back); False when the engine does not let the oracle (slots, a method)."""
+    rule = v._backward
+
+    def logged():
+        calls.append(v)
+        return rule()
+    try:
+        v._backward = logged
+    except (AttributeError, TypeError):
+        return False
+    if not (hasattr(v, "__dict__") and v.__dict__.get("_backward") is logged):
+        return False
+    rules[id(v)] = rule
+    return True
+
+
+def _merged(inner, everything):
+    """Whether some node the output depends on has a twin that the engine's == takes it for: a node
+    the order leaves out for that reason is the merge's fault, not the walk's."""
+    return any(_twin(v, everything) is not None for v in inner)
+
+
+def _twin(v, everything):
+    """Another node that the engine's == takes for v (a merge by __eq__/__hash__), or None."""
+    for u in everything:
+        if u is v:
+            continue
+        try:
+            if bool(u == v) and hash(u) == hash(v):
+                return u
+        except Exception:
+            continue
+    return None
+
+
+def _own(cls, name):
+    """cls's own `name` (its class or a base the engine defines), not object's default."""
+    for base in cls.__mro__:
+        if base is object:
+            return None
+        if name in vars(base):
+            return vars(base)[name]
+    return None
