@@ -23,31 +23,28 @@ _missing = missing_extra("oracle")
 if _missing:  # one line, rather than torch's ModuleNotFoundError from deep inside
     raise ImportError(f"oracle.testing {_missing}")
 
-import dataclasses  # noqa: E402
 import inspect  # noqa: E402
-import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import pathlib  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
-import textwrap  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from oracle.check import NodeCheck, compare_nodes  # noqa: E402
 from oracle.fuzz import forkserver  # noqa: E402
-from oracle.fuzz.campaign import FINISH, Campaign, CampaignError, Config  # noqa: E402
+from oracle.fuzz.campaign import FINISH, Campaign, CampaignError  # noqa: E402
 from oracle.fuzz.cases import KINDS, kind_mix  # noqa: E402
 from oracle.fuzz.causes import Ledger  # noqa: E402
 from oracle.fuzz.engines import EngineSpecError, parse_spec  # noqa: E402
+from oracle.fuzz.failure import _failure  # noqa: E402
+from oracle.fuzz.records import Config  # noqa: E402
 from oracle.fuzz.sandbox import default_memory_mb  # noqa: E402
 from oracle.fuzz.store import check_out, sweep  # noqa: E402
-from oracle.fuzz.summary import CLASSES, SECTIONS, counts, merged_classes  # noqa: E402
+from oracle.fuzz.summary import counts, merged_classes  # noqa: E402
 from oracle.fuzz.summary import summary as make_summary  # noqa: E402
 from oracle.fuzz.timeouts import TIMEOUT  # noqa: E402
-from oracle.mlp import MLPFinding, MLPSpec  # noqa: E402
 from oracle.ops import OPS  # noqa: E402
 
 __all__ = ["NodeCheck", "Result", "assert_matches_torch", "check_engine", "compare_nodes", "engine_spec",
@@ -55,8 +52,6 @@ __all__ = ["NodeCheck", "Result", "assert_matches_torch", "check_engine", "compa
 
 SECONDS = 5.0  # the budget when neither seconds nor cases is given
 ACTIVE = "ORACLE_TESTING_ACTIVE"  # set while a check runs: processes it starts inherit it
-SHOWN_CLASS3 = 5  # class 3 root causes listed (one line each) in a failure message
-SHOWN_LINES = 30  # lines of a reproducer's f shown in a failure message (the rest is in the file)
 # kind "all" runs as stages, each a campaign of one kind, until one finds a root cause that counts:
 # programs first, where a bug's first finding reduces to a few ops in milliseconds, then MLPs with
 # training (shares of `seconds`, and of `cases` as in the fuzz command's mix), then deep graphs,
@@ -397,124 +392,3 @@ def _forget_files(summary):
                           for k, rows in summary["classes"].items()}
     summary["cleared_by_reproducer"] = [dict(r, reproducer=None, json=None) for r in summary["cleared_by_reproducer"]]
     return summary
-
-
-# --- the failure message ---
-
-def _failure(display, summary, ledger, strict):
-    rows = [r for section in SECTIONS.values() for r in summary["classes"][section]
-            if r["class"] < 3 or strict]
-    n = len(rows)
-    head = (f"{display} does not match PyTorch float64: {n} root cause{'s' * (n != 1)}" if summary["findings"] else
-            f"{display}: no verdict: {n} root cause{'s' * (n != 1)} found, and no reproducer could run to confirm "
-            f"{'it' if n == 1 else 'them'}")
-    lines = [f"{head} (seed {summary['seed']}, {summary['cases']:,} case{'s' * (summary['cases'] != 1)} in "
-             f"{summary['seconds']:.1f} s)"]
-    for i, row in enumerate(rows, 1):
-        lines += ["", *_cause(i, row, ledger.get(row["key"]))]
-    class3 = [] if strict else summary["classes"]["python_float"]
-    if class3:
-        lines += ["", f"Also {len(class3)} root cause{'s' * (len(class3) != 1)} of class 3 ({CLASSES[3]}), not "
-                      f"counted without strict=True:"]
-        lines += [f"  {r['summary']}" + (f"  (at {r['where']})" if r["where"] else "") for r in class3[:SHOWN_CLASS3]]
-        if len(class3) > SHOWN_CLASS3:
-            lines.append(f"  ... and {len(class3) - SHOWN_CLASS3} more")
-    return "\n".join(lines)
-
-
-def _cause(i, row, rc):
-    """The lines for one root cause: what, where, the reduced case and its reproducer."""
-    lines = [f"{i}. class {row['class']} ({CLASSES[row['class']]}): {row['summary']}"]
-    if row["where"]:
-        lines.append(f"   at {row['where']}")
-    saved = _read_json(row["json"])
-    if saved is not None:
-        case = _saved_case(saved)
-    else:
-        case = _unsaved_case(rc)
-        lines.append(f"   (could not confirm: {row['reason']}; not counted)" if row["state"] == "could-not-confirm"
-                     else "   (not confirmed: no time was left to run its reproducer; shown as found)")
-    lines.append(f"   {row['symptoms']:,} case{'s' * (row['symptoms'] != 1)} showed it"
-                 + (f"; reduced to {row['ops']} op{'s' * (row['ops'] != 1)}:" if row["ops"] else ":"))
-    lines += ["", *("      " + line if line else "" for line in _shorten(case)), ""]
-    if row["reproducer"] and saved is not None:
-        lines += [f"   reproducer: python {row['reproducer']}",
-                  "     (exits 1 while the bug is there, 0 once it is fixed; `python that.py module:Value` runs it on "
-                  "another engine)",
-                  f"   replay:     python -m oracle fuzz --replay {row['json']}"]
-    return lines
-
-
-def _shorten(lines):
-    """At most SHOWN_LINES of a case: a long f's head and tail, and what follows it."""
-    end = next((i for i, line in enumerate(lines) if not line), len(lines))  # f ends at the first blank line
-    if end <= SHOWN_LINES:
-        return lines
-    head, tail = SHOWN_LINES * 2 // 3, SHOWN_LINES // 3
-    return [*lines[:head], f"    ... ({end - head - tail:,} more lines: the whole f is in the reproducer)",
-            *lines[end - tail:]]
-
-
-def _read_json(path):
-    if not path:
-        return None
-    try:
-        return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _saved_case(saved):
-    """The case of a saved root cause: f, the point, expected vs actual (read from its .json)."""
-    if "program" in saved:
-        return [*saved.get("source", "").splitlines(), "", *_mismatch(saved.get("message", ""), saved.get("source"))]
-    if "mlp" in saved:
-        try:
-            what = MLPSpec.from_json(saved["mlp"]).describe()
-        except ValueError:
-            what = "an MLP"
-        steps = int(saved.get("steps") or 0)
-        return [f"{what}" + (f", {steps} SGD step{'s' * (steps != 1)}" if steps else ""), "",
-                *_mismatch(saved.get("message", ""), what)]
-    if saved.get("kind") == "tamper":
-        return ["importing the engine changes:", *(f"  {c}" for c in saved.get("changes", ()))]
-    return textwrap.wrap(saved.get("message", "") or "(no case)", 100)
-
-
-def _unsaved_case(rc):
-    finding = getattr(rc, "finding", None)
-    if finding is None:
-        return ["(it was still being reduced when the budget ran out: give the check more seconds)"]
-    try:
-        if isinstance(finding, MLPFinding):
-            return _mismatch(finding.message(), finding.spec.describe())
-        if getattr(finding, "program", None) is not None or getattr(rc, "program", None) is not None:
-            program = rc.program if rc.program is not None else finding.program
-            finding = dataclasses.replace(finding, program=program)
-            return [*program.source().splitlines(), "", *_mismatch(finding.message(), program.source())]
-    except Exception as e:  # a message is a nicety: never hide the failure behind a failing message
-        return [f"({type(e).__name__} while describing it: {one_line(e)})"]
-    return [getattr(rc.cause, "summary", "")]
-
-
-_BOTH = re.compile(r"(?:engine|micrograd)=(.*)  torch=(.*)")  # micrograd=: as earlier versions saved it
-_TORCH = re.compile(r"torch=(.*)")
-
-
-def _mismatch(message, tail=None):
-    """A finding's message without the case it ends with, its `engine=A  torch=B` line as
-    expected (torch) and actual (the engine)."""
-    if tail and message.rstrip().endswith(tail.rstrip()):
-        message = message.rstrip()[: -len(tail.rstrip())]
-    lines = []
-    for line in message.strip().splitlines():
-        if not line.strip():
-            continue
-        both, torch_only = _BOTH.fullmatch(line), _TORCH.fullmatch(line)
-        if both:
-            lines += [f"expected (torch float64): {both[2]}", f"actual (the engine):     {both[1]}"]
-        elif torch_only:
-            lines.append(f"expected (torch float64): {torch_only[1]}")
-        else:
-            lines.append(line)
-    return lines

@@ -190,7 +190,7 @@ def _main(args, start):
         # The forkserver imports torch (~2 s); starting it now overlaps that with this process's
         # own imports instead of adding the two.
         forkserver.context()
-    from oracle.fuzz import campaign, cases  # imports torch: after the cheap checks, so bad usage fails fast
+    from oracle.fuzz import campaign, cases, records  # imports torch: after the cheap checks, so bad usage fails fast
     seed = args.seed if args.seed is not None else campaign.default_seed()
     seconds = args.seconds if args.seconds or args.cases else 60.0
     memory_mb = args.memory_mb or default_memory_mb(args.workers)
@@ -198,7 +198,7 @@ def _main(args, start):
     where = f"{args.workers} worker" + "s" * (args.workers != 1) if args.workers else "in this process, no sandbox"
     print(f"seed {seed}  (shard {k}/{n}{shard_from}, {where}, kind {args.kind}, budget {_budget(seconds, args.cases)}, "
           f"memory {memory_mb:,} MB per worker)", flush=True)
-    config = campaign.Config(engine=spec, engine_paths=tuple(args.engine_path), seed=seed, kind=args.kind,
+    config = records.Config(engine=spec, engine_paths=tuple(args.engine_path), seed=seed, kind=args.kind,
                              shard=args.shard, workers=args.workers, strict=args.strict, cases=args.cases,
                              seconds=seconds, max_findings=args.max_findings, out=args.out, timeout=args.timeout,
                              memory_mb=memory_mb, start=start)

@@ -89,9 +89,9 @@ def main(args):
 
 def _campaign(engine, seconds, out, seed, timeout, kind):
     """One campaign against `engine`, stopped at its first root cause: its Stats."""
-    from oracle.fuzz import campaign
+    from oracle.fuzz import campaign, records
     from oracle.ops import OPS
-    config = campaign.Config(engine=engine, seed=seed, kind=kind, workers=0, strict=True, seconds=seconds,
+    config = records.Config(engine=engine, seed=seed, kind=kind, workers=0, strict=True, seconds=seconds,
                              max_findings=1, out=out, timeout=timeout)
     run = campaign.Campaign(config)
     try:
