@@ -79,3 +79,61 @@ def test_the_checker_sees_every_way_to_import():
     assert violations("from oracle.check import close", "oracle.teach.table") == []
     assert violations("from oracle.fuzz import campaign", "oracle.__main__") == []
     assert violations("from oracle.fuzz.campaign import Campaign", "oracle.testing") == []
+
+
+MAX_LINES = 450  # a module past this holds more than one concern: split it along its seams
+# folders of example programs, read as files by `compare --example`: the table names the folder
+EXAMPLE_FOLDERS = ("oracle/teach/examples/",)
+
+
+def too_long(root, limit=MAX_LINES):
+    """{path: lines} of every module under root longer than limit."""
+    lengths = {p.relative_to(root).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+               for p in sorted(root.rglob("*.py"))}
+    return {path: n for path, n in lengths.items() if n > limit}
+
+
+def test_no_module_is_over_450_lines():
+    long = too_long(ROOT / "oracle")
+    assert not long, f"modules of oracle/ over {MAX_LINES} lines (split them along their seams): {long}"
+
+
+def test_the_length_check_sees_a_long_module(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    (tmp_path / "short.py").write_text("x = 1\n" * MAX_LINES)
+    assert too_long(tmp_path) == {"sub/long.py": MAX_LINES + 1}
+
+
+def named_in_layout(readme):
+    """The paths that the README's layout table names."""
+    table = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"`((?:micrograd|oracle)/[\w/.]*)`", table))
+
+
+def unnamed(root, named):
+    """The modules under root that the table does not name: a module by its path, a package's
+    __init__.py by its folder, an example program by its folder."""
+    missing = []
+    for p in sorted([*(root / "micrograd").rglob("*.py"), *(root / "oracle").rglob("*.py")]):
+        path = p.relative_to(root).as_posix()
+        folder = path.rpartition("/")[0] + "/"
+        name = folder if p.name == "__init__.py" or folder in EXAMPLE_FOLDERS else path
+        if name not in named:
+            missing.append(path)
+    return missing
+
+
+def test_the_readme_layout_names_every_module():
+    missing = unnamed(ROOT, named_in_layout((ROOT / "README.md").read_text(encoding="utf-8")))
+    assert not missing, f"modules the README's layout table does not name: {missing}"
+
+
+def test_the_layout_check_sees_an_unnamed_module(tmp_path):
+    for path in ("micrograd/__init__.py", "micrograd/engine.py", "oracle/__init__.py", "oracle/fuzz/__init__.py",
+                 "oracle/fuzz/new.py", "oracle/teach/examples/neuron.py"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    readme = ("# x\n\n## Layout\n\n| `micrograd/` | |\n| `micrograd/engine.py` | |\n| `oracle/` | |\n"
+              "| `oracle/fuzz/` | |\n| `oracle/teach/examples/` | |\n\n## Next\n\n`oracle/fuzz/new.py`\n")
+    assert unnamed(tmp_path, named_in_layout(readme)) == ["oracle/fuzz/new.py"]
