@@ -38,7 +38,7 @@ from oracle.fuzz.campaign import FINISH, Campaign, CampaignError  # noqa: E402
 from oracle.fuzz.cases import KINDS, kind_mix  # noqa: E402
 from oracle.fuzz.causes import Ledger  # noqa: E402
 from oracle.fuzz.engines import EngineSpecError, parse_spec  # noqa: E402
-from oracle.fuzz.failure import _failure  # noqa: E402
+from oracle.fuzz.failure import failure_message  # noqa: E402
 from oracle.fuzz.records import Config  # noqa: E402
 from oracle.fuzz.sandbox import default_memory_mb  # noqa: E402
 from oracle.fuzz.store import check_out, sweep  # noqa: E402
@@ -144,7 +144,7 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
             os.environ[ACTIVE] = before
     if summary["findings"] or summary["could_not_confirm"]:  # a verdict that could not be reached is no pass
         where = f"The reproducers are {'kept' if temporary else 'saved'} in {folder}"
-        return Result(False, f"{_failure(display, summary, ledger, strict)}\n\n{where}", summary, folder)
+        return Result(False, f"{failure_message(display, summary, ledger, strict)}\n\n{where}", summary, folder)
     if temporary:
         shutil.rmtree(folder, ignore_errors=True)
         summary = _forget_files(summary)

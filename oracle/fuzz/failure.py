@@ -15,7 +15,7 @@ SHOWN_CLASS3 = 5  # class 3 root causes listed (one line each) in a failure mess
 SHOWN_LINES = 30  # lines of a reproducer's f shown in a failure message (the rest is in the file)
 
 
-def _failure(display, summary, ledger, strict):
+def failure_message(display, summary, ledger, strict):
     rows = [r for section in SECTIONS.values() for r in summary["classes"][section]
             if r["class"] < 3 or strict]
     n = len(rows)

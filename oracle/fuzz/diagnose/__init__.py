@@ -26,8 +26,8 @@ overflow, underflow, subnormals), 3 Python float semantics where torch has an IE
 """
 from oracle.fuzz.diagnose.cause import Cause, cause, edge, klass
 from oracle.fuzz.diagnose.fallback import fallback, with_entry
-from oracle.fuzz.diagnose.mlp import _diagnose_mlp
-from oracle.fuzz.diagnose.program import _diagnose_program
+from oracle.fuzz.diagnose.mlp import diagnose_mlp
+from oracle.fuzz.diagnose.program import diagnose_program
 from oracle.mlp import MLPFinding
 
 __all__ = ["Cause", "cause", "diagnose", "edge", "fallback", "klass", "with_entry"]
@@ -37,7 +37,7 @@ def diagnose(finding, Engine, root="", through_nn=False):
     """The Cause of a program's Finding or an MLPFinding, diagnosed on the engine itself."""
     try:
         if isinstance(finding, MLPFinding):
-            return _diagnose_mlp(finding, Engine, root, through_nn)
-        return with_entry(_diagnose_program(finding, Engine, root), finding)
+            return diagnose_mlp(finding, Engine, root, through_nn)
+        return with_entry(diagnose_program(finding, Engine, root), finding)
     except RecursionError:  # a graph too deep for the diagnosis's own helpers (torch, inspect)
         return with_entry(fallback(finding, root, Engine), finding)

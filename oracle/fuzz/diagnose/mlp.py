@@ -1,18 +1,18 @@
 """An MLP's finding: the model is trained up to the step that first failed and runs again in the
 engine; a non-number goes first, then the values, the walk's sure signs, the rules, the walk."""
 from oracle.fuzz.diagnose.fallback import fallback
-from oracle.fuzz.diagnose.run import _Run
+from oracle.fuzz.diagnose.run import Run
 from oracle.mlp import trained
 
 
-def _diagnose_mlp(finding, Engine, root, through_nn):
+def diagnose_mlp(finding, Engine, root, through_nn):
     spec = finding.spec
     if finding.step and finding.kind not in ("timeout", "crash", "memory"):  # it first failed at that step
         try:
             spec = trained(spec, Engine, finding.step, through_nn)
         except Exception:
             pass  # the steps before did not fail in the campaign: an engine that differs now is looked at as it is
-    run = _Run(Engine, root)
+    run = Run(Engine, root)
     failure = run.mlp(spec, through_nn)
     if failure is not None:
         return failure

@@ -15,7 +15,7 @@ def evaluate_one(program, ins, nodes):
     nodes.append(op.apply(*(nodes[a] for a in ins.args), ins.c))
 
 
-def _f(x):
+def as_float(x):
     """x as a float, or None when it is not a real number."""
     if isinstance(x, numbers.Real):
         try:
@@ -25,7 +25,7 @@ def _f(x):
     return None
 
 
-def _zero(nodes):
+def zero_grads(nodes):
     for v in nodes:
         try:
             v.grad = 0.0
@@ -33,11 +33,11 @@ def _zero(nodes):
             pass
 
 
-def _same(a, b):
+def same(a, b):
     return repr(a) == repr(b) or a == b
 
 
-def _float32(x):
+def float32(x):
     """x rounded to the nearest float32 (as numpy's float32 or struct's 'f' would store it)."""
     try:
         return struct.unpack("f", struct.pack("f", x))[0]
@@ -45,13 +45,13 @@ def _float32(x):
         return None
 
 
-def _orders(sem, datas):
+def operand_orders(sem, datas):
     """The operand orders to try: as given, and reversed when the children came from a set."""
     datas = tuple(datas)
     return [datas] if sem.ordered or len(datas) != 2 or datas[0] == datas[1] else [datas, datas[::-1]]
 
 
-def _agree(got, want, name, upstream=0.0):
+def agree(got, want, name, upstream=0.0):
     if got is None or want is None:
         return got is None and want is None
     if not (math.isfinite(got) and math.isfinite(want)):
@@ -62,21 +62,21 @@ def _agree(got, want, name, upstream=0.0):
     return abs(got - want) <= max(2 * EPS * ulps * scale + 2 * EPS * floor * upstream, ATOL + RTOL * scale)
 
 
-def _expr(sem):
+def expression(sem):
     names = ["a", "b"][:len(sem.operands)]
     return sem.op.source(names, sem.c)
 
 
-def _operands(sem, v):
+def operand_values(sem, v):
     """The operands' values as `a=0.5, b=2.0` (the children's, for a node of unknown semantics)."""
     kids = sem.operands if sem is not None else graph.children(v)
     names = ["a", "b"] if len(kids) <= 2 else [f"c{i}" for i in range(len(kids))]
-    return ", ".join(f"{n}={_f(getattr(c, 'data', None))!r}" for n, c in zip(names, kids))
+    return ", ".join(f"{n}={as_float(getattr(c, 'data', None))!r}" for n, c in zip(names, kids))
 
 
-def _datas(v):
-    return [_f(getattr(c, "data", None)) for c in graph.children(v)]
+def child_values(v):
+    return [as_float(getattr(c, "data", None)) for c in graph.children(v)]
 
 
-def _method_name(place):
+def method_name(place):
     return place.function if place is not None else ""

@@ -1,13 +1,13 @@
 """A program's finding: the case runs again in the engine, and the steps are asked in the order
 that the finding's kind calls for."""
 from oracle.fuzz.diagnose.fallback import fallback
-from oracle.fuzz.diagnose.run import _Run
+from oracle.fuzz.diagnose.run import Run
 
 
-def _diagnose_program(finding, Engine, root):
+def diagnose_program(finding, Engine, root):
     program, point = finding.program, finding.point
     if finding.kind in ("raise", "recursion", "memory", "complex", "not-a-number", "value", "grad"):
-        run = _Run(Engine, root)
+        run = Run(Engine, root)
         failure = run.program(program, point)
         if failure is not None:
             return failure

@@ -5,13 +5,13 @@ import numbers
 
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.cause import cause, klass
-from oracle.fuzz.diagnose.nodes import _datas, _expr, _method_name, _operands, _zero
+from oracle.fuzz.diagnose.nodes import child_values, expression, method_name, operand_values, zero_grads
 from oracle.fuzz.diagnose.rules import UPSTREAM
 from oracle.ops import OPS
 
 
 class Raised:
-    """Step 1 of a `_Run` (self): what raised, and what is not a number."""
+    """Step 1 of a `Run` (self): what raised, and what is not a number."""
 
     def _raised(self, e, phase, opname):
         """The Cause of an exception the engine raised."""
@@ -46,7 +46,7 @@ class Raised:
             rule = getattr(v, "_backward", None)
             if not callable(rule) or not graph.children(v):
                 continue
-            _zero(graph.children(v))
+            zero_grads(graph.children(v))
             v.grad = UPSTREAM
             try:
                 rule()
@@ -54,16 +54,16 @@ class Raised:
                 name = f"{type(e).__name__}: {' '.join(str(e).split())}"[:200]
                 place = graph.innermost(e.__traceback__, self.root)
                 sem = graph.semantics(v)
-                what = _expr(sem) if sem else f"the node made by {getattr(v, '_op', '?')!r}"
+                what = expression(sem) if sem else f"the node made by {getattr(v, '_op', '?')!r}"
                 if place is None or place.function in ("_rule_that_raises",):
                     place = graph.place_of(rule)
-                    return cause("raise", _method_name(place), place,
+                    return cause("raise", method_name(place), place,
                                  f"the backward rule of {what} cannot be called as backward() calls it: {name}",
-                                 klass(*self.point, *_datas(v)), type(e).__name__)
+                                 klass(*self.point, *child_values(v)), type(e).__name__)
                 pf = name.startswith(_PF) or name.startswith("ValueError: math domain error")
-                return cause("python-float" if pf else "raise", _method_name(place), place,
-                             f"the backward rule of {what} raises {name} at {_operands(sem, v)}",
-                             3 if pf else klass(*self.point, *_datas(v)), type(e).__name__)
+                return cause("python-float" if pf else "raise", method_name(place), place,
+                             f"the backward rule of {what} raises {name} at {operand_values(sem, v)}",
+                             3 if pf else klass(*self.point, *child_values(v)), type(e).__name__)
         return None
 
     def bad_data(self):
@@ -76,7 +76,7 @@ class Raised:
             if isinstance(data, numbers.Real):
                 continue
             place = self.created.get(id(v))
-            method = _method_name(place)
+            method = method_name(place)
             if isinstance(data, complex):
                 return cause("python-float", method, place,
                              f"{method or 'an op'} gives the complex number {data!r} (Python's ** of a negative "

@@ -4,8 +4,8 @@ derivative; a line trace of the rule says which line wrote the wrong gradient.""
 from oracle.backends import torch_local
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.cause import cause, klass
-from oracle.fuzz.diagnose.nodes import _agree, _expr, _f, _method_name, _operands, _orders
-from oracle.fuzz.diagnose.trace import _trace, _written_by
+from oracle.fuzz.diagnose.nodes import agree, as_float, expression, method_name, operand_orders, operand_values
+from oracle.fuzz.diagnose.trace import line_trace, written_by
 
 UPSTREAM = 0.75  # the upstream gradient a rule is run with alone: not 1, so a rule that drops it shows
 
@@ -13,7 +13,7 @@ HELD = 0.25  # what its children's gradients hold before: not 0, so a rule that 
 
 
 class Rules:
-    """Step 3 of a `_Run` (self): each backward rule alone."""
+    """Step 3 of a `Run` (self): each backward rule alone."""
 
     def rules(self):
         """The first node (in the order backward applies rules) whose rule, run alone, disagrees with
@@ -25,7 +25,7 @@ class Rules:
             rule = getattr(v, "_backward", None)
             if sem is None or not callable(rule):
                 continue
-            datas = [_f(c.data) for c in sem.operands]
+            datas = [as_float(c.data) for c in sem.operands]
             if any(d is None for d in datas):
                 continue
             real = self.upstream.get(id(v))
@@ -41,35 +41,36 @@ class Rules:
             c.grad = HELD
         v.grad = g
         try:
-            trace = _trace(rule, lambda _: [_f(getattr(c, "grad", None)) for c in kids], self.root)
+            trace = line_trace(rule, lambda _: [as_float(getattr(c, "grad", None)) for c in kids], self.root)
         except Exception:
             return None  # a rule that raises alone: _rule_that_raises' business, not a wrong number
         wants = []
-        for order in _orders(sem, datas):
+        for order in operand_orders(sem, datas):
             _, contrib = torch_local(sem.op, list(order), sem.c, g)
             want = {id(c): HELD for c in kids}
             for c, d in zip(sem.operands if order == tuple(datas) else sem.operands[::-1], contrib):
                 want[id(c)] += d
             wants.append(want)
-        got = {id(c): _f(c.grad) for c in kids}
-        if any(all(_agree(got[i], w[i], sem.op.name, g) for i in got) for w in wants):
+        got = {id(c): as_float(c.grad) for c in kids}
+        if any(all(agree(got[i], w[i], sem.op.name, g) for i in got) for w in wants):
             return None
         want = wants[0]
-        bad = next(c for c in kids if not _agree(got[id(c)], want[id(c)], sem.op.name, g))
+        bad = next(c for c in kids if not agree(got[id(c)], want[id(c)], sem.op.name, g))
         pos = next(p for p, c in enumerate(sem.operands) if c is bad)
-        line = trace.writer(kids.index(bad)) or _written_by(rule, bad)
+        line = trace.writer(kids.index(bad)) or written_by(rule, bad)
         if line is None:  # no line writes it: name the last one that writes a gradient, after which it is missing
             line = next((w for w in (trace.writer(j) for j in reversed(range(len(kids)))) if w is not None), None)
             line = line or trace.callee()
-        assigns = got[id(bad)] is not None and _agree(got[id(bad)], want[id(bad)] - HELD, sem.op.name, g)
+        assigns = got[id(bad)] is not None and agree(got[id(bad)], want[id(bad)] - HELD, sem.op.name, g)
         place = line or graph.place_of(rule)
         g_got = None if got[id(bad)] is None else got[id(bad)] - HELD
-        written = trace.writer(kids.index(bad)) or _written_by(rule, bad)
+        written = trace.writer(kids.index(bad)) or written_by(rule, bad)
         note = ("; it assigns (=) where it should add (+=) to what the gradient held" if assigns else
                 "" if written else f"; no line of the rule writes {'ab'[pos] if len(sem.operands) <= 2 else 'it'}.grad")
         names = "ab"[:len(sem.operands)] if len(sem.operands) <= 2 else ""
         wrt = names[pos] if names else f"child {pos}"
-        return cause("rule", _method_name(place) or _method_name(graph.place_of(rule)), place,
-                     f"the backward rule of {_expr(sem)} does {wrt}.grad += {g_got!r} where torch's local "
-                     f"derivative gives {want[id(bad)] - HELD!r}, at {_operands(sem, v)} and out.grad = {g!r}{note}",
-                     klass(*datas, _f(v.data), g, want[id(bad)]), "assigns" if assigns else "")
+        return cause("rule", method_name(place) or method_name(graph.place_of(rule)), place,
+                     f"the backward rule of {expression(sem)} does {wrt}.grad += {g_got!r} where torch's local "
+                     f"derivative gives {want[id(bad)] - HELD!r}, at {operand_values(sem, v)} and "
+                     f"out.grad = {g!r}{note}",
+                     klass(*datas, as_float(v.data), g, want[id(bad)]), "assigns" if assigns else "")

@@ -2,10 +2,10 @@
 pass), with every node by identity and the line that created it. The checks of steps 1-4 are its
 methods, one base class per step."""
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.nodes import _f, _same, evaluate_one
+from oracle.fuzz.diagnose.nodes import as_float, evaluate_one, same
 from oracle.fuzz.diagnose.raised import Raised
 from oracle.fuzz.diagnose.rules import Rules
-from oracle.fuzz.diagnose.trace import _Creations
+from oracle.fuzz.diagnose.trace import Creations
 from oracle.fuzz.diagnose.values import Values
 from oracle.fuzz.diagnose.walk import Walk
 from oracle.mlp import engine_loss, engine_model, nn_model
@@ -13,8 +13,7 @@ from oracle.mlp import engine_loss, engine_model, nn_model
 MUTATION_CHECK = 200  # programs up to this long are watched for an op that changes an earlier node's data
 
 
-
-class _Run(Raised, Values, Rules, Walk):
+class Run(Raised, Values, Rules, Walk):
     """One forward pass (and on demand a backward pass) in the engine, with what the diagnosis needs:
     every node by identity, where each was created, and the exception if one was raised."""
 
@@ -34,7 +33,7 @@ class _Run(Raised, Values, Rules, Walk):
         self.point = tuple(point)
         nodes = []
         try:
-            with _Creations(self):
+            with Creations(self):
                 nodes.extend(self.Engine(x) for x in point)
                 datas = [n.data for n in nodes]
                 for ins in program.instrs:
@@ -43,7 +42,7 @@ class _Run(Raised, Values, Rules, Walk):
                     if self.mutated is None and len(nodes) <= MUTATION_CHECK:
                         for j in range(len(nodes) - 1):
                             now = getattr(nodes[j], "data", None)
-                            if nodes[j] is nodes[-1] or now is not datas[j] and not _same(now, datas[j]):
+                            if nodes[j] is nodes[-1] or now is not datas[j] and not same(now, datas[j]):
                                 self.mutated = (len(nodes) - 1, j, datas[j], now)
                                 break
         except BaseException as e:
@@ -61,7 +60,7 @@ class _Run(Raised, Values, Rules, Walk):
     def mlp(self, spec, through_nn):
         self.point = tuple(x for row in spec.X for x in row)
         try:
-            with _Creations(self):
+            with Creations(self):
                 params = nn_model(spec) if through_nn else engine_model(spec, self.Engine)
                 _, loss = engine_loss(spec, params)
         except BaseException as e:
@@ -79,5 +78,5 @@ class _Run(Raised, Values, Rules, Walk):
             if not isinstance(e, Exception | RecursionError):
                 raise
             return self.bad_data() or self._rule_that_raises() or self._raised(e, "backward", None)
-        self.upstream = {id(v): _f(getattr(v, "grad", None)) for v in self.keep}
+        self.upstream = {id(v): as_float(getattr(v, "grad", None)) for v in self.keep}
         return None

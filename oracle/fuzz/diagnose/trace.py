@@ -7,7 +7,7 @@ from oracle.fuzz import graph
 from oracle.fuzz.graph import Place
 
 
-class _Creations:
+class Creations:
     """Where each engine node is created, recorded with sys.setprofile while a forward pass runs
     (this is a worker process; the profiler is put back as it was)."""
 
@@ -41,7 +41,7 @@ class _Creations:
         sys.setprofile(self.old)
 
 
-class _Trace:
+class Trace:
     """The lines a function ran, each with what was watched just before it."""
 
     def __init__(self):
@@ -62,10 +62,10 @@ class _Trace:
         return Place(inner[0].file, inner[0].first, inner[0].function, inner[0].first) if inner else None
 
 
-def _trace(fn, watch, root):
+def line_trace(fn, watch, root):
     """Run fn() under a line trace of the engine's frames (sys.settrace, put back after), reading
     watch(frame) before every line (and frame None before and after fn)."""
-    trace = _Trace()
+    trace = Trace()
 
     def local(frame, event, arg):
         if event == "line":
@@ -88,7 +88,7 @@ def _trace(fn, watch, root):
     return trace
 
 
-def _returner(fn, target, root):
+def returner(fn, target, root):
     """The Place (a function's def) of the innermost engine function that returned `target` while
     fn() ran (sys.setprofile, put back after), or None."""
     found = []
@@ -106,7 +106,7 @@ def _returner(fn, target, root):
     return found[0] if found else None
 
 
-def _written_by(rule, child):
+def written_by(rule, child):
     """The line of a closure rule that assigns to `child.grad`, found by the name the closure holds
     the child under (`self`, `other`): for a rule whose contribution is 0 here, so that no line
     visibly changed it."""

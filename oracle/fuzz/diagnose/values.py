@@ -6,23 +6,23 @@ from oracle.backends import torch_local
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.cause import cause, klass
 from oracle.fuzz.diagnose.nodes import (
-    _agree,
-    _expr,
-    _f,
-    _float32,
-    _method_name,
-    _operands,
-    _orders,
-    _same,
-    _zero,
+    agree,
+    as_float,
     evaluate_one,
+    expression,
+    float32,
+    method_name,
+    operand_orders,
+    operand_values,
+    same,
+    zero_grads,
 )
-from oracle.fuzz.diagnose.trace import _returner, _trace
+from oracle.fuzz.diagnose.trace import line_trace, returner
 from oracle.ops import OPS
 
 
 class Values:
-    """Step 2 of a `_Run` (self): the values, and the ops that build them."""
+    """Step 2 of a `Run` (self): the values, and the ops that build them."""
 
     def mutation(self, program):
         """An op that returned an earlier node instead of a new one, or changed an earlier node's
@@ -39,16 +39,17 @@ class Values:
             for earlier in program.instrs[:k - program.n_inputs]:
                 evaluate_one(program, earlier, nodes)
             target = nodes[j]
-            place = _trace(lambda: evaluate_one(program, ins, nodes), lambda _: [_f(target.data)], self.root).writer(0)
+            place = line_trace(lambda: evaluate_one(program, ins, nodes), lambda _: [as_float(target.data)],
+                               self.root).writer(0)
             if place is None:
                 nodes.pop()
-                place = _returner(lambda: evaluate_one(program, ins, nodes), target, self.root)
+                place = returner(lambda: evaluate_one(program, ins, nodes), target, self.root)
         except Exception:
             pass
         method = graph.method_of(op)
         place = place or graph.place_of(getattr(self.Engine, method, None))
         expr = op.source([program.name(a) for a in ins.args], ins.c)
-        what = f"changes {program.name(j)}.data from {before!r} to {after!r} and " if not _same(before, after) else ""
+        what = f"changes {program.name(j)}.data from {before!r} to {after!r} and " if not same(before, after) else ""
         return cause("no-graph", place.function if place else method, place,
                      f"{expr} {what}returns {program.name(j)} itself instead of building a new node",
                      klass(before, after))
@@ -62,21 +63,21 @@ class Values:
         for k in sorted(k for k in which if program.n_inputs <= k < min(len(nodes), program.n_nodes)):
             ins = program.instrs[k - program.n_inputs]
             op = OPS[ins.op]
-            datas = [_f(getattr(nodes[a], "data", None)) for a in ins.args]
+            datas = [as_float(getattr(nodes[a], "data", None)) for a in ins.args]
             if any(d is None for d in datas):
                 continue
             same_operands = len(ins.args) == 2 and ins.args[0] == ins.args[1]
             try:
                 leaves = [self.Engine(d) for d in datas[:1 if same_operands else None]]
                 out = op.apply(*(leaves * 2 if same_operands else leaves), ins.c)
-                got = [_f(out.data)] + (_rules_alone(out, leaves) if graph.has_graph(out) else [])
+                got = [as_float(out.data)] + (_rules_alone(out, leaves) if graph.has_graph(out) else [])
             except Exception:
                 continue
             value, grads = torch_local(op, datas, ins.c, 1.0)
             if same_operands:
                 grads = [grads[0] + grads[1]]  # the one leaf of x * x holds both contributions
             compared = [(got[0], value)] if what == "value" else list(zip(got[1:], grads))
-            if all(_agree(a, b, op.name) for a, b in compared):
+            if all(agree(a, b, op.name) for a, b in compared):
                 continue
             method = graph.method_of(op)
             place = graph.place_of(getattr(self.Engine, method, None))
@@ -98,21 +99,21 @@ class Values:
             sem = graph.semantics(v)
             if sem is None:
                 continue
-            datas = [_f(c.data) for c in sem.operands]
-            if any(d is None for d in datas) or _f(v.data) is None:
+            datas = [as_float(c.data) for c in sem.operands]
+            if any(d is None for d in datas) or as_float(v.data) is None:
                 continue
-            got = _f(v.data)
-            wants = [torch_local(sem.op, list(order), sem.c, 1.0)[0] for order in _orders(sem, datas)]
-            if any(_agree(got, w, sem.op.name) for w in wants):
+            got = as_float(v.data)
+            wants = [torch_local(sem.op, list(order), sem.c, 1.0)[0] for order in operand_orders(sem, datas)]
+            if any(agree(got, w, sem.op.name) for w in wants):
                 continue
             place = self.created.get(id(v))
-            if got == _float32(wants[0]) != wants[0]:  # every op's result goes through float32
+            if got == float32(wants[0]) != wants[0]:  # every op's result goes through float32
                 at = _rounded_at(self.Engine, sem, datas, got, self.root)  # one line rounds for every op
-                return cause("value", _method_name(at or place), at,
-                             f"values are rounded to float32: {_expr(sem)} is {got!r} where torch gives "
-                             f"{wants[0]!r}, at {_operands(sem, v)}", klass(got, wants[0], *datas), "float32")
-            return cause("value", _method_name(place), place,
-                         f"{_expr(sem)} is {got!r} where torch gives {wants[0]!r}, at {_operands(sem, v)}",
+                return cause("value", method_name(at or place), at,
+                             f"values are rounded to float32: {expression(sem)} is {got!r} where torch gives "
+                             f"{wants[0]!r}, at {operand_values(sem, v)}", klass(got, wants[0], *datas), "float32")
+            return cause("value", method_name(place), place,
+                         f"{expression(sem)} is {got!r} where torch gives {wants[0]!r}, at {operand_values(sem, v)}",
                          klass(got, wants[0], *datas))
         return None
 
@@ -121,13 +122,13 @@ def _rules_alone(out, leaves):
     """The leaves' gradients of `out` from the engine's own rules, applied by the oracle in reverse
     topological order (by identity): what backward() should give, whatever its walk does."""
     order = graph.nodes(out)
-    _zero(order)
+    zero_grads(order)
     out.grad = 1.0
     for v in reversed(order):
         rule = getattr(v, "_backward", None)
         if callable(rule):
             rule()
-    return [_f(x.grad) for x in leaves]
+    return [as_float(x.grad) for x in leaves]
 
 
 def _rounded_at(Engine, sem, datas, got, root):
@@ -140,10 +141,11 @@ def _rounded_at(Engine, sem, datas, got, root):
 
     def holds(frame):
         values = frame.f_locals.values() if frame is not None else ()
-        return [any(_f(x) == got or _f(getattr(x, "data", None)) == got for x in values if not isinstance(x, type))]
+        return [any(as_float(x) == got or as_float(getattr(x, "data", None)) == got
+                    for x in values if not isinstance(x, type))]
 
     try:
         leaves = [Engine(d) for d in datas]
-        return _trace(lambda: sem.op.apply(*leaves, sem.c), holds, root).writer(0)
+        return line_trace(lambda: sem.op.apply(*leaves, sem.c), holds, root).writer(0)
     except Exception:
         return None

@@ -2,11 +2,11 @@
 is at fault: the seed, the order, a rule run twice or never, nodes merged by `__eq__`/`__hash__`."""
 from oracle.fuzz import graph, topo
 from oracle.fuzz.diagnose.cause import cause, klass
-from oracle.fuzz.diagnose.nodes import _expr, _f, _zero
+from oracle.fuzz.diagnose.nodes import as_float, expression, zero_grads
 
 
 class Walk:
-    """Step 4 of a `_Run` (self): backward()'s walk, watched."""
+    """Step 4 of a `Run` (self): backward()'s walk, watched."""
 
     def walk(self, definite=False):
         """backward()'s walk, watched: every rule logged as it runs (where the engine lets the oracle
@@ -20,7 +20,7 @@ class Walk:
         inner = [v for v in everything if graph.children(v)]
         calls, rules = [], {}
         logged = all(_log(v, calls, rules) for v in inner)
-        _zero(everything)
+        zero_grads(everything)
         orders = topo.Orders(everything, self.root)
         try:
             orders.run(out.backward)
@@ -31,11 +31,11 @@ class Walk:
                 if id(v) in rules:
                     v._backward = rules[id(v)]
         cls = klass(*self.point)
-        seed = _f(out.grad)
+        seed = as_float(out.grad)
         if seed is not None and seed != 1.0 and (not calls or calls[0] is out or not logged):
             return cause("traversal", "backward", backward,
                          f"backward() leaves the output's grad at {seed!r} instead of seeding it with 1.0", cls, "seed")
-        built = orders.fault(out, inner, backward, lambda v: _expr(graph.semantics(v)) if graph.semantics(v)
+        built = orders.fault(out, inner, backward, lambda v: expression(graph.semantics(v)) if graph.semantics(v)
                              else "a node")
         if built is not None and not (built.detail == "visited" and _merged(inner, everything)):
             # the order is wrong as built: the function that builds it is at fault, not backward()'s loop
@@ -50,15 +50,16 @@ class Walk:
         for v in inner:
             if counts.get(id(v), 0) > 1:
                 return cause("traversal", "backward", backward,
-                             f"the rule of {_expr(graph.semantics(v)) if graph.semantics(v) else 'a node'} runs "
+                             f"the rule of {expression(graph.semantics(v)) if graph.semantics(v) else 'a node'} runs "
                              f"{counts[id(v)]} times in one backward(): the walk visits a node again", cls, "visited")
         never = [v for v in inner if counts.get(id(v), 0) == 0]
         for v in never:  # one merged node is enough: its whole subgraph is then never reached
             if _twin(v, everything) is not None:
                 eq = graph.place_of(_own(type(v), "__hash__") or _own(type(v), "__eq__"))
                 return cause("traversal", eq.function if eq else "__eq__", eq or backward,
-                             f"two distinct nodes with equal data ({_f(v.data)!r}) compare equal, so backward()'s "
-                             f"visited set takes them for one and one of them never passes on its gradient",
+                             f"two distinct nodes with equal data ({as_float(v.data)!r}) compare equal, so "
+                             f"backward()'s visited set takes them for one and one of them never passes on its "
+                             f"gradient",
                              cls, "merged")
         if never:
             return cause("traversal", "backward", backward,
