@@ -3,6 +3,7 @@ RecursionError at the line the traceback repeats; a rule that cannot even be cal
 a complex number or a non-number at the line that created the node holding it."""
 import numbers
 
+from oracle.check import PYTHON_FLOAT_ERRORS
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.cause import cause, klass
 from oracle.fuzz.diagnose.nodes import child_values, expression, method_name, operand_values, zero_grads
@@ -33,7 +34,7 @@ class Raised:
         method = graph.method_of(OPS[opname]) if opname else (place.function if place else "")
         if isinstance(e, MemoryError):
             return cause("memory", method, place, f"{method or 'the engine'} runs out of memory ({name})", 1)
-        pf = name.startswith(_PF) or name.startswith("ValueError: math domain error")
+        pf = name.startswith(PYTHON_FLOAT_ERRORS)
         where = f"in {phase}()" if phase == "backward" else f"in {method}" if method else ""
         summary = f"{name} {where} at {', '.join(map(repr, self.point))}".strip()
         return cause("python-float" if pf else "raise", method, place, summary, 3 if pf else klass(*self.point),
@@ -60,7 +61,7 @@ class Raised:
                     return cause("raise", method_name(place), place,
                                  f"the backward rule of {what} cannot be called as backward() calls it: {name}",
                                  klass(*self.point, *child_values(v)), type(e).__name__)
-                pf = name.startswith(_PF) or name.startswith("ValueError: math domain error")
+                pf = name.startswith(PYTHON_FLOAT_ERRORS)
                 return cause("python-float" if pf else "raise", method_name(place), place,
                              f"the backward rule of {what} raises {name} at {operand_values(sem, v)}",
                              3 if pf else klass(*self.point, *child_values(v)), type(e).__name__)
@@ -85,9 +86,6 @@ class Raised:
                                                  f"{type(data).__name__} ({data!r:.50}), not a number",
                          klass(*self.point))
         return None
-
-
-_PF = ("ZeroDivisionError", "OverflowError")
 
 
 def _depth(out):
