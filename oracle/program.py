@@ -141,8 +141,13 @@ def evaluate(program, nodes, apply=lambda op: op.apply, watch=None):
     for ins in program.instrs:
         if watch is not None:
             watch[1] = len(nodes)
-        nodes.append(apply(OPS[ins.op])(*(nodes[a] for a in ins.args), ins.c))
+        evaluate_one(ins, nodes, apply)
     return nodes
+
+
+def evaluate_one(ins, nodes, apply=lambda op: op.apply):
+    """One step of evaluate: append the node that instruction `ins` computes from `nodes`."""
+    nodes.append(apply(OPS[ins.op])(*(nodes[a] for a in ins.args), ins.c))
 
 
 def float_source(x):

@@ -6,13 +6,6 @@ import struct
 
 from oracle.check import ALLOW, ATOL, EPS, RTOL, close
 from oracle.fuzz import graph
-from oracle.ops import OPS
-
-
-def evaluate_one(program, ins, nodes):
-    """Append node len(nodes) of the program (one step of program.evaluate)."""
-    op = OPS[ins.op]
-    nodes.append(op.apply(*(nodes[a] for a in ins.args), ins.c))
 
 
 def as_float(x):

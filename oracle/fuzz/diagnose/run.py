@@ -2,13 +2,14 @@
 pass), with every node by identity and the line that created it. The checks of steps 1-4 are its
 methods, one base class per step."""
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.nodes import as_float, evaluate_one, same
+from oracle.fuzz.diagnose.nodes import as_float, same
 from oracle.fuzz.diagnose.raised import Raised
 from oracle.fuzz.diagnose.rules import Rules
 from oracle.fuzz.diagnose.trace import Creations
 from oracle.fuzz.diagnose.values import Values
 from oracle.fuzz.diagnose.walk import Walk
 from oracle.mlp import engine_loss, engine_model, nn_model
+from oracle.program import evaluate_one
 
 MUTATION_CHECK = 200  # programs up to this long are watched for an op that changes an earlier node's data
 
@@ -37,7 +38,7 @@ class Run(Raised, Values, Rules, Walk):
                 nodes.extend(self.Engine(x) for x in point)
                 datas = [n.data for n in nodes]
                 for ins in program.instrs:
-                    evaluate_one(program, ins, nodes)
+                    evaluate_one(ins, nodes)
                     datas.append(getattr(nodes[-1], "data", None))
                     if self.mutated is None and len(nodes) <= MUTATION_CHECK:
                         for j in range(len(nodes) - 1):

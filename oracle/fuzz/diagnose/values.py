@@ -8,7 +8,6 @@ from oracle.fuzz.diagnose.cause import cause, klass
 from oracle.fuzz.diagnose.nodes import (
     agree,
     as_float,
-    evaluate_one,
     expression,
     float32,
     method_name,
@@ -19,6 +18,7 @@ from oracle.fuzz.diagnose.nodes import (
 )
 from oracle.fuzz.diagnose.trace import line_trace, returner
 from oracle.ops import OPS
+from oracle.program import evaluate_one
 
 
 class Values:
@@ -37,13 +37,13 @@ class Values:
         try:
             nodes = [self.Engine(x) for x in self.point]
             for earlier in program.instrs[:k - program.n_inputs]:
-                evaluate_one(program, earlier, nodes)
+                evaluate_one(earlier, nodes)
             target = nodes[j]
-            place = line_trace(lambda: evaluate_one(program, ins, nodes), lambda _: [as_float(target.data)],
+            place = line_trace(lambda: evaluate_one(ins, nodes), lambda _: [as_float(target.data)],
                                self.root).writer(0)
             if place is None:
                 nodes.pop()
-                place = returner(lambda: evaluate_one(program, ins, nodes), target, self.root)
+                place = returner(lambda: evaluate_one(ins, nodes), target, self.root)
         except Exception:
             pass
         method = graph.method_of(op)
