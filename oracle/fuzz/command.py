@@ -199,9 +199,9 @@ def _main(args, start):
     print(f"seed {seed}  (shard {k}/{n}{shard_from}, {where}, kind {args.kind}, budget {_budget(seconds, args.cases)}, "
           f"memory {memory_mb:,} MB per worker)", flush=True)
     config = records.Config(engine=spec, engine_paths=tuple(args.engine_path), seed=seed, kind=args.kind,
-                             shard=args.shard, workers=args.workers, strict=args.strict, cases=args.cases,
-                             seconds=seconds, max_findings=args.max_findings, out=args.out, timeout=args.timeout,
-                             memory_mb=memory_mb, start=start)
+                            shard=args.shard, workers=args.workers, strict=args.strict, cases=args.cases,
+                            seconds=seconds, max_findings=args.max_findings, out=args.out, timeout=args.timeout,
+                            memory_mb=memory_mb, start=start)
     run = campaign.Campaign(config)
     wanted = args.ops or tuple(OPS)
     try:

@@ -92,7 +92,7 @@ def _campaign(engine, seconds, out, seed, timeout, kind):
     from oracle.fuzz import campaign, records
     from oracle.ops import OPS
     config = records.Config(engine=engine, seed=seed, kind=kind, workers=0, strict=True, seconds=seconds,
-                             max_findings=1, out=out, timeout=timeout)
+                            max_findings=1, out=out, timeout=timeout)
     run = campaign.Campaign(config)
     try:
         return run.run(run.probe(tuple(OPS)).generated())

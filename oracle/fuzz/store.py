@@ -124,7 +124,7 @@ class FindingStore:
         """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
         return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause,
-                                                           self.memory_mb),
+                                                                 self.memory_mb),
                              lambda code: _mlp_case(finding, meta, origin, cause, code), finding.kind, timeout,
                              verify, replace, cut)
 
