@@ -42,6 +42,24 @@ def written(tmp_path, spec=MUTANT, paths=()):
     return script
 
 
+def broken_torch(tmp_path):
+    """A folder holding a torch package whose import fails: on PYTHONPATH, no reproducer can run."""
+    broken = tmp_path / "broken"
+    (broken / "torch").mkdir(parents=True)
+    (broken / "torch" / "__init__.py").write_text("raise ImportError('planted: this torch does not import')\n")
+    return broken
+
+
+def mul_grad_ledger(tmp_path):
+    """(a Ledger saving to tmp_path, mul_grad's finding, its cause) for mutant mul_grad."""
+    from oracle.fuzz.causes import Ledger
+    from oracle.fuzz.diagnose import diagnose
+
+    real = mul_grad_finding()
+    found = load(MUTANT, sandboxed=False)[1]
+    return Ledger(tmp_path, {}, found), real, diagnose(real, mutant_engine("mul_grad"), found.root)
+
+
 def test_a_reproducer_that_reports_its_mismatch_confirms_and_one_that_passes_is_noise(tmp_path):
     script = written(tmp_path)
     ran = confirm.confirm(script, "grad", 60.0)
@@ -73,10 +91,7 @@ def test_a_reproducer_that_does_not_compile_confirms_nothing(tmp_path):
 
 
 def test_a_reproducer_whose_python_cannot_import_torch_confirms_nothing(tmp_path, monkeypatch):
-    broken = tmp_path / "broken"
-    (broken / "torch").mkdir(parents=True)
-    (broken / "torch" / "__init__.py").write_text("raise ImportError('planted: this torch does not import')\n")
-    monkeypatch.setenv("PYTHONPATH", str(broken))
+    monkeypatch.setenv("PYTHONPATH", str(broken_torch(tmp_path)))
     ran = confirm.confirm(written(tmp_path), "grad", 60.0)
     assert ran.state == "could-not-confirm" and ran.reason == "ImportError: planted: this torch does not import", ran
 
@@ -161,9 +176,7 @@ def test_a_campaign_confirms_by_the_reproducer_it_wrote_wherever_out_points(how,
 def test_the_campaign_says_so_and_exits_2_when_no_reproducer_could_run(tmp_path):
     """torch that does not import in a reproducer's Python (PYTHONPATH reaches the reproducers, not
     the campaign, whose workers were forked before): nothing is confirmed, and the verdict is none."""
-    broken = tmp_path / "broken"
-    (broken / "torch").mkdir(parents=True)
-    (broken / "torch" / "__init__.py").write_text("raise ImportError('planted: this torch does not import')\n")
+    broken = broken_torch(tmp_path)
     script = tmp_path / "run.py"
     script.write_text(
         "import os, sys\n"
@@ -189,13 +202,9 @@ def test_the_campaign_says_so_and_exits_2_when_no_reproducer_could_run(tmp_path)
 def test_one_point_that_passes_never_clears_a_root_cause_that_another_case_still_shows(tmp_path):
     """mul_grad's mistake (d(a*b)/da = a) is invisible where a == b: a case there is cleared by its
     reproducer, and the next case that shows the root cause is run in turn, and confirms it."""
-    from oracle.fuzz.causes import ATTEMPTS, Ledger
-    from oracle.fuzz.diagnose import diagnose
+    from oracle.fuzz.causes import ATTEMPTS
 
-    real = mul_grad_finding()
-    found = load(MUTANT, sandboxed=False)[1]
-    cause = diagnose(real, mutant_engine("mul_grad"), found.root)
-    ledger = Ledger(tmp_path, {}, found)
+    ledger, real, cause = mul_grad_ledger(tmp_path)
 
     def seen(point, case):
         rc = ledger.symptom(dataclasses.replace(real, point=point), cause, case, 0.0, reducing=False)
@@ -211,13 +220,9 @@ def test_one_point_that_passes_never_clears_a_root_cause_that_another_case_still
 
 
 def test_a_root_cause_stays_cleared_after_its_attempts(tmp_path):
-    from oracle.fuzz.causes import ATTEMPTS, Ledger
-    from oracle.fuzz.diagnose import diagnose
+    from oracle.fuzz.causes import ATTEMPTS
 
-    real = mul_grad_finding()
-    found = load(MUTANT, sandboxed=False)[1]
-    cause = diagnose(real, mutant_engine("mul_grad"), found.root)
-    ledger = Ledger(tmp_path, {}, found)
+    ledger, real, cause = mul_grad_ledger(tmp_path)
     for k in range(ATTEMPTS + 1):
         rc = ledger.symptom(dataclasses.replace(real, point=[k + 1.0, k + 1.0]), cause, k, 0.0, reducing=False)
         ledger.finish()

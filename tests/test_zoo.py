@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.campaigns import ROOT, causes, fuzz, reproduce  # noqa: E402
-from tests.zoo import FIXED, LEARNER_ROOT, MARKER, ZOO, mistake_line  # noqa: E402
+from tests.zoo import FIXED, LEARNER_ROOT, ZOO, marked_lines, mistake_line  # noqa: E402
 
 ZOO_DIR = pathlib.Path(__file__).resolve().parent / "zoo"
 
@@ -114,8 +114,7 @@ def test_values_rounded_to_float32_are_blamed_on_the_line_that_rounds_them():
     for op in ("mul", "add"):
         (finding,) = check_program(Program(2, (Instr(op, (0, 1)),)), [[0.1, 0.3]], Value).findings
         found[op] = diagnose(finding, Value, str(ROOT))
-    line = next(i for i, text in enumerate((ZOO_DIR / "data_in_float32.py").read_text().splitlines(), 1)
-                if text.rstrip().endswith(MARKER))
+    (line,) = marked_lines(ZOO_DIR / "data_in_float32.py")
     path = str(ZOO_DIR / "data_in_float32.py")
     for c in found.values():
         assert (c.detail, c.method, c.file, c.line) == ("float32", "__init__", path, line), c

@@ -98,11 +98,16 @@ def source_path(name):
     return ZOO_DIR / f"{name}.py"
 
 
+def marked_lines(path):
+    """The 1-based numbers of the lines of `path` that end with MARKER."""
+    return [i for i, line in enumerate(path.read_text().splitlines(), 1) if line.rstrip().endswith(MARKER)]
+
+
 def mistake_line(name):
     """(absolute path, 1-based line number) of the line ending with MARKER in zoo engine `name`'s source; None for
     an engine without a mistake (ZOO[name].cause == "none"). Exactly one line carries the marker."""
     path = source_path(name)
-    lines = [i for i, line in enumerate(path.read_text().splitlines(), 1) if line.rstrip().endswith(MARKER)]
+    lines = marked_lines(path)
     if ZOO[name].cause == "none":
         if lines:
             raise ValueError(f"{path} is a control but has a mistake marker on line {lines[0]}")
