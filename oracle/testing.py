@@ -142,15 +142,15 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
             os.environ.pop(ACTIVE, None)
         else:
             os.environ[ACTIVE] = before
-    if summary["findings"] or summary["could_not_confirm"]:  # a verdict that could not be reached is no pass
+    if summary["findings"] or summary["could_not_confirm"]:  # root causes found, whether confirmed or not
         where = f"The reproducers are {'kept' if temporary else 'saved'} in {folder}"
         return Result(False, f"{failure_message(display, summary, ledger, strict)}\n\n{where}", summary, folder)
     if temporary:
         shutil.rmtree(folder, ignore_errors=True)
         summary = _forget_files(summary)
-    if not summary["cases"]:
-        return Result(False, f"{display}: no case finished within the budget ({_budget_words(seconds, cases)}): "
-                             f"give it more seconds", summary, None if temporary else folder)
+    if summary["no_verdict"]:  # a verdict that could not be reached is no pass
+        return Result(False, f"{display}: no verdict within the budget ({_budget_words(seconds, cases)}): "
+                             f"{summary['no_verdict']}", summary, None if temporary else folder)
     return Result(True, "", summary, None if temporary else folder)
 
 

@@ -76,6 +76,28 @@ def test_an_engine_that_cannot_be_driven_says_why_and_writes_a_summary_that_says
     assert not any((tmp_path / "findings").glob("*.py"))
 
 
+def test_a_campaign_that_finished_no_case_has_no_verdict_and_exits_2(tmp_path):
+    # The budget is gone before the first case starts (while the engine is loaded and probed, or
+    # just after): nothing was checked, so nothing may be called right.
+    code, out, err, summary = fuzz(tmp_path, "--engine", "tests/zoo/lecture.py:Value", "--seconds", 0.01)
+    assert code == 2, out + err
+    assert "no verdict: " in err and err.count("\n") == 1, err
+    assert summary["cases"] == 0 and summary["findings"] == 0
+    assert summary["no_verdict"] and summary["no_verdict"] in err
+    assert "0 that count" not in out
+
+
+def test_a_campaign_that_finished_cases_has_a_verdict():
+    from oracle.fuzz.records import Stats
+    from oracle.fuzz.summary import no_verdict
+    found = {"findings": 1, "could_not_confirm": 0}
+    clean = {"findings": 0, "could_not_confirm": 0}
+    assert no_verdict(found, 0, {}) is None and no_verdict(clean, 12, {}) is None
+    stats = Stats(started=3, seconds=10.0)
+    assert "still on the first case" in no_verdict(clean, 0, {}, stats.idle)
+    assert "interrupted" in no_verdict(clean, 0, {}, Stats(stopped="interrupted").idle)
+
+
 def test_kind_choices_are_the_case_kinds_and_all():
     from oracle.fuzz.command import KIND_CHOICES  # spelled out there, so that bad usage fails before torch loads
     assert KIND_CHOICES == (*cases.KINDS, "all")

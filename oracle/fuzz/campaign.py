@@ -186,6 +186,7 @@ class Campaign:
         cfg = self.cfg
         self.ops = tuple(ops)
         self.mix = kind_mix(cfg.kind, self.ops)
+        self.stats.probed = self.elapsed()
         self._fresh = plan(cfg.seed, cfg.shard, cfg.cases, self.mix)
         self.ledger().meta.update({"shard": "/".join(map(str, cfg.shard)), "ops": list(ops), "kind": cfg.kind,
                                    "strict": cfg.strict})
@@ -229,6 +230,7 @@ class Campaign:
             return self._retry.popleft()
         case = next(self._fresh, None)
         self._exhausted = case is None
+        self.stats.started += case is not None
         return case
 
     def _stopping(self):
@@ -251,9 +253,7 @@ class Campaign:
         tag, i = msg[0], msg[1]
         if tag == "case":
             _, _, result, reducing = msg
-            if result.cut:
-                return i
-            self.stats.add(result)
+            self.stats.add(result)  # a case cut short by the deadline is counted apart
             if result.finding is not None:
                 self._symptom(i, result.finding, result.cause, reducing, result.output, result.kind == "deep")
         elif tag == "reduced":
@@ -286,6 +286,7 @@ class Campaign:
                     return
                 stop_at = stop_at or time.monotonic() + (GRACE if self.stats.stopped == "budget" else 1e9)
                 if time.monotonic() > stop_at:
+                    self._deaf_at_deadline()
                     return  # the deadline holds: what is still running is dropped with its worker
             else:
                 for w in self.pool:
@@ -307,6 +308,17 @@ class Campaign:
                     self.pool[n] = self._replace(n, w, "timeout", f"killed after {w.limit():.3g} s without a result")
             self.pool = [w for w in self.pool if w is not None]
             self._report(progress)
+
+    def _deaf_at_deadline(self):
+        """At the deadline, a worker whose case has outrun its own time limit (its alarm went off and
+        it did not answer) is a hang deaf to its alarm: a finding, not a case dropped at the deadline.
+        Its worker's kill limit may outlast the budget; the campaign's deadline does not wait for it."""
+        for n, w in enumerate(self.pool):
+            self._read(w)
+            if w.proc.is_alive() and w.running_over():
+                self.pool[n] = self._replace(n, w, "timeout", f"no result after {w.running_for():.3g} s, deaf to "
+                                                              f"its alarm (killed at the campaign's deadline)")
+        self.pool = [w for w in self.pool if w is not None]
 
     def _read(self, w):
         try:

@@ -8,8 +8,9 @@
 
 Exit status: 0 no root causes (or, with --replay, the saved one is fixed), 1 root causes of class
 1 or 2 (and of class 3 with --strict or for micrograd; the saved one still fails), 2 bad usage, an
-engine that cannot be loaded or driven, or no verdict (root causes were found but none could be
-confirmed: their reproducers did not run); the reason is one line on stderr. Progress goes to
+engine that cannot be loaded or driven, or no verdict (no case finished within the budget, or root
+causes were found but none could be confirmed: their reproducers did not run); the reason is one
+line on stderr. Progress goes to
 stderr (a live display on a terminal, a line every 5 s otherwise); the seed comes first and the
 summary last, on stdout. The engine is only ever imported and run in sandboxed worker processes.
 """
@@ -217,6 +218,13 @@ def _main(args, start):
                                                "error": f"the engine cannot be driven: {probe.undrivable}"})
             raise UsageError(f"engine {spec} cannot be driven: {probe.undrivable}")
         ops = tuple(o for o in wanted if o in probe.generated())
+        if not ops and any(probe.ops[o].status == "unprobed" for o in wanted if o in probe.ops):
+            why = (f"the budget ran out while the engine was loaded and probed ({run.elapsed():.1f} s), before any "
+                   f"case: give it more --seconds")
+            if args.summary_json:
+                write_json(args.summary_json, {"engine": spec, "engine_file": origin.file, "cases": 0,
+                                               "findings": 0, "no_verdict": why})
+            raise UsageError(f"no verdict: {why}")
         if not ops:
             raise UsageError(f"engine {spec} defines none of the ops {','.join(wanted)}")
         try:
@@ -236,10 +244,8 @@ def _main(args, start):
         write_json(args.summary_json, summary)
     if summary["findings"]:
         return 1
-    if summary["could_not_confirm"]:
-        rows = [r for rows in summary["classes"].values() for r in rows if r["state"] == "could-not-confirm"]
-        print(f"python -m oracle fuzz: no verdict: {len(rows)} root cause{'s' * (len(rows) != 1)} found and none "
-              f"could be confirmed, its reproducer did not run ({rows[0]['reason']})", file=sys.stderr)
+    if summary["no_verdict"]:
+        print(f"python -m oracle fuzz: no verdict: {summary['no_verdict']}", file=sys.stderr)
         return 2
     return 0
 

@@ -35,7 +35,9 @@ class Config:
 @dataclass
 class Stats:
     """What a campaign has done so far: its cases' totals and its root causes."""
-    cases: int = 0
+    cases: int = 0  # cases finished (a hang or a crash the campaign turned into a finding included)
+    started: int = 0  # cases handed to a worker (or run in this process)
+    cut: int = 0  # cases the deadline cut short: neither a case nor a finding
     checks: int = 0  # node checks: one per node per input point (values and gradients)
     points: int = 0
     noise: int = 0  # points flagged by the batch comparison and cleared by the local re-check
@@ -51,8 +53,22 @@ class Stats:
     restarts: Counter = field(default_factory=Counter)  # why workers were replaced -> how many times
     printed: int = 0  # characters the engine printed (Python-level), none of it shown
     dropped: int = 0  # bytes the engine wrote to its file descriptors, none of it shown
+    probed: float = 0.0  # seconds of the budget gone when the cases began (loading and probing the engine)
+
+    def idle(self):
+        """Why no case finished, in one line (for a campaign whose cases count is 0)."""
+        if self.stopped == "interrupted":
+            return "it was interrupted before any case finished"
+        if not self.started:
+            return (f"the budget ran out before the first case started (loading and probing the engine took "
+                    f"{self.probed:.1f} s): give it more --seconds")
+        return (f"the engine was still on the first case it was given when the budget ran out (after "
+                f"{self.seconds:.1f} s): give it more --seconds, or see why one case takes it that long")
 
     def add(self, r):
+        if r.cut:
+            self.cut += 1
+            return
         self.cases += 1
         self.by_kind[r.kind] += 1
         self.checks += r.checks

@@ -6,8 +6,8 @@ them and prints the merged summary: cases, node checks and CPU time summed, op c
 from the summed counts, and each root cause counted once however many shards found it, with its
 symptoms summed, its best class, and its best reproducer (the best class, then a confirmed one,
 then the smallest).
-Exit status: 0 no root cause that counts, 1 some, 2 a folder with no campaign in it, or no verdict (root
-causes found, none of which a reproducer could confirm).
+Exit status: 0 no root cause that counts, 1 some, 2 a folder with no campaign in it, or no verdict (no
+case finished in any campaign, or root causes found, none of which a reproducer could confirm).
 """
 import json
 import pathlib
@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 
 from oracle.cli import UsageError, write_json
-from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, counts, coverage, merged_classes
+from oracle.fuzz.summary import CAMPAIGNS, SECTIONS, _cause_lines, counts, coverage, merged_classes, no_verdict
 
 
 def configure(parser):
@@ -39,9 +39,8 @@ def main(args):
             write_json(args.json, merged)
     if merged["findings"]:
         return 1
-    if merged["could_not_confirm"]:  # found, but never confirmed by a reproducer that ran: no verdict
-        print(f"python -m oracle report: no verdict: {merged['could_not_confirm']} root cause(s) found and none could "
-              f"be confirmed", file=sys.stderr)
+    if merged["no_verdict"]:
+        print(f"python -m oracle report: no verdict: {merged['no_verdict']}", file=sys.stderr)
         return 2
     return 0
 
@@ -75,8 +74,10 @@ def merge(summaries):
     classes = merged_classes(summaries)
     total = {key: sum(s[key] for s in summaries) for key in ("cases", "nodes", "points", "noise", "cpu_seconds",
                                                             "python_float_points")}
+    counted = counts(classes, strict)
     return {
-        **counts(classes, strict),
+        **counted,
+        "no_verdict": no_verdict(counted, total["cases"], classes),
         "classes": classes,
         **total,
         "seconds": max(s["seconds"] for s in summaries),  # the shards ran side by side

@@ -106,8 +106,11 @@ def summary(stats, config, probe, ops):
     reported = [rc for rc in causes if rc.state != "noise"]
     root = probe.origin.root
     classes = {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.shown.cls == c] for c in (1, 2, 3)}
+    counted = counts(classes, config.strict)
     return {
-        **counts(classes, config.strict),
+        **counted,
+        # why there is no verdict, in one line, or None: the fuzz command then exits 2
+        "no_verdict": no_verdict(counted, stats.cases, classes, stats.idle),
         "classes": classes,
         "cleared_by_reproducer": [_row(rc, root) for rc in causes if rc.state == "noise"],
         "cases": stats.cases,
@@ -173,6 +176,23 @@ def counts(classes, strict):
     rows = [r for c, name in SECTIONS.items() if c < 3 or strict for r in classes[name]]
     failed = sum(r["state"] == "could-not-confirm" for r in rows)
     return {"findings": len(rows) - failed, "could_not_confirm": failed}
+
+
+def no_verdict(counted, cases, classes, idle=None):
+    """Why a campaign (or a report of several) reached no verdict, in one line, or None. Root causes
+    that count are a verdict; so are finished cases that found none. A campaign that finished no case
+    has not shown the engine right, and one whose root causes could not be confirmed has not shown
+    it wrong. idle(): why no case finished, when the caller knows."""
+    if counted["findings"]:
+        return None
+    if not cases:
+        return f"no case finished: {idle()}" if idle is not None else "no case finished"
+    if counted["could_not_confirm"]:
+        rows = [r for rows in classes.values() for r in rows if r["state"] == "could-not-confirm"]
+        n = len(rows)
+        return (f"{n} root cause{'s' * (n != 1)} found and none could be confirmed: its reproducer did not run "
+                f"({rows[0]['reason']})")
+    return None
 
 
 def merged_classes(summaries):
@@ -254,7 +274,8 @@ def print_summary(summary):
     classes = summary["classes"]
     counted = summary["findings"]
     by_class = [sum(r["state"] != "could-not-confirm" for r in classes[name]) for name in ("ordinary", "edge")]
-    rows.append(("root causes", f"{counted} that count" + (f" ({by_class[0]} class 1, {by_class[1]} class 2)"
+    rows.append(("root causes", (f"none, and no verdict: {summary['no_verdict']}" if not summary["cases"] else
+                                 f"{counted} that count") + (f" ({by_class[0]} class 1, {by_class[1]} class 2)"
                                                               if counted else "")
                  + (f"; {len(classes['python_float'])} of class 3" + ("" if summary["strict"] else " (shown apart)")
                     if classes["python_float"] else "")
@@ -267,7 +288,9 @@ def print_summary(summary):
         same += f" --engine {summary['engine']}"
     if len(summary["ops"]) + len(summary["skipped_ops"]) != len(OPS):  # --ops was given
         same += f" --ops {','.join(summary['ops'] + list(summary['skipped_ops']))}"
-    if summary["stopped"] == "interrupted":  # cases still running were dropped: not quite a prefix
+    if not summary["cases"]:
+        rows.append(("stopped", summary["stopped"]))  # nothing to run again
+    elif summary["stopped"] == "interrupted":  # cases still running were dropped: not quite a prefix
         rows.append(("stopped", f"interrupted; the same cases again: python -m oracle fuzz {same}"))
     else:
         rows.append(("stopped", f"{summary['stopped']}; this run again: python -m oracle fuzz {same} "

@@ -36,6 +36,7 @@ from oracle.ops import OPS
 PROBE_TIMEOUT = 1.0  # seconds an op may take when probed: a scalar op takes microseconds
 PROBE_GRACE = 1.5  # seconds past the budget the probe may still use (within the campaign's 5 s of slack)
 READY_TIMEOUT = 120.0  # seconds a new worker may take to import torch and the engine
+FLUSH_EVERY = 0.5  # seconds a worker holds finished cases before it sends them: a worker killed keeps the rest
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class State:
     # [the input point, the node] the engine runs now (see check.check_program): in a worker, shared
     # memory the parent reads when the worker dies or is killed, to know where
     watch: object = field(default_factory=lambda: [-1.0, -1.0])
+    progress: object = None  # the Worker's progress array, whose [3] is the running case's time limit
 
 
 def load(job, capture=None, sandboxed=False, watch=None):
@@ -106,6 +108,7 @@ def serve(state, request, emit, progress=None):
 def _started(progress, item, what):
     if progress is not None:
         progress[0], progress[1], progress[2] = item, time.monotonic(), what  # CLOCK_MONOTONIC: the parent's too
+        progress[3] = 0.0  # the case's time limit, once work() knows it
 
 
 def _probe(state, name):
@@ -164,6 +167,8 @@ def work(state, i, cseed, kind, emit):
     job = state.job
     cpu = time.process_time()
     limit = _limit(job)
+    if state.progress is not None:
+        state.progress[3] = limit  # the parent kills a worker deaf to this alarm only after it
     state.watch[0] = state.watch[1] = -1
     try:
         with time_limit(limit):
@@ -258,11 +263,17 @@ def _worker_main(conn, progress, watch, job, output_path):
         _send(conn, ("error", f"{type(e).__name__}: {e}"))
         return
     conn.send(ready)
-    done = []  # answers without a finding, sent together at the end of the batch
+    state.progress = progress
+    done = []  # answers without a finding, sent together at the end of the batch or every FLUSH_EVERY
+    held = [0.0]  # since when the first of them waits
 
     def emit(msg):
         if msg[0] == "case" and msg[2].finding is None:
+            if not done:
+                held[0] = time.monotonic()
             done.append(msg)
+            if time.monotonic() - held[0] >= FLUSH_EVERY:
+                flush()
             return
         flush()
         conn.send(msg)
@@ -301,7 +312,8 @@ class Worker:
         self.job = job
         self.output = sandbox.OutputFile(folder, f"worker-{n}.out")
         self.conn, child = ctx.Pipe()
-        self.progress = ctx.RawArray("d", [-1.0, 0.0, 0.0])  # the item it works on now, since when, what (1 case, 2 op)
+        # the item it works on now, since when, what (1 case, 2 op), and the case's own time limit
+        self.progress = ctx.RawArray("d", [-1.0, 0.0, 0.0, 0.0])
         self.watch = ctx.RawArray("d", [-1.0, -1.0])  # the point and node it runs the engine at (State.watch)
         self.proc = ctx.Process(target=_worker_main, daemon=True, name="oracle-worker",
                                 args=(child, self.progress, self.watch, job, self.output.path))
@@ -342,7 +354,16 @@ class Worker:
             return job.reduce_seconds + job.timeout + grace
         if self.progress[2] == 2:
             return probe_limit(job) + 1.0
-        return job.timeout + grace
+        case = self.progress[3] or job.timeout  # its alarm's: a case near the deadline, or a deep one, has less
+        return case + 1.0 + case / 2
+
+    def running_for(self):
+        """Seconds the case it works on has run (0 when it runs none)."""
+        return time.monotonic() - self.progress[1] if self.progress[2] == 1 and self.reducing is None else 0.0
+
+    def running_over(self):
+        """Whether the case it works on has outrun its own time limit: its alarm went off, unheard."""
+        return self.progress[3] > 0 and self.running_for() > self.progress[3] + 0.1
 
     def overdue(self, now=None):
         now = time.monotonic() if now is None else now

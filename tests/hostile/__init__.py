@@ -24,4 +24,5 @@ HOSTILE = {
     "segfaults_at_zero": "exp kills its own process with SIGSEGV at 0 alone",
     "hangs_deaf_at_zero": "tanh blocks SIGALRM and sleeps forever at 0 alone",
     "holds_memory": "exp allocates 800 MB on every call and keeps it",
+    "hangs_deaf_on_deep": "backward() on a graph of more than 500 nodes blocks SIGALRM and sleeps forever",
 }
