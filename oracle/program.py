@@ -45,8 +45,8 @@ class Program:
 
     def source(self, fname="f"):
         """The program as a Python function of its inputs that returns its output node. A run of
-        LOOP or more of the same one-operand op, each on the node before it (a deep chain), is
-        written as a loop."""
+        LOOP or more of the same op, each on the node before it (and the same other operands), is
+        written as a loop: a deep chain reads as one."""
         params = ", ".join(self.name(i) for i in range(self.n_inputs))
         body, k, uses = [], self.n_inputs, self._uses()
         while k < self.n_nodes:
@@ -56,8 +56,9 @@ class Program:
                 k += 1
                 continue
             ins, name = self.instrs[k - self.n_inputs], self.name(k + n - 1)
+            others = [self.name(a) for a in ins.args[1:]]
             body += [f"    {name} = {self.name(ins.args[0])}", f"    for _ in range({n}):",
-                     f"        {name} = {OPS[ins.op].source([name], ins.c)}"]
+                     f"        {name} = {OPS[ins.op].source([name, *others], ins.c)}"]
             k += n
         return "\n".join([f"def {fname}({params}):", *body, f"    return {self.name(self.n_nodes - 1)}"])
 
@@ -69,16 +70,15 @@ class Program:
         return uses
 
     def _run(self, k, uses):
-        """How many nodes from k on repeat node k's one-operand op on the node before, each used
-        only by the next."""
+        """How many nodes from k on repeat node k's op on the node before (with node k's other
+        operands), each used only by the next."""
         first = self.instrs[k - self.n_inputs]
-        if len(first.args) != 1:
-            return 1
         j = k + 1
         while j < self.n_nodes:
             ins = self.instrs[j - self.n_inputs]
             # by repr: 2 and 2.0, 0.0 and -0.0 print differently
-            if (ins.op, repr(ins.c), ins.args) != (first.op, repr(first.c), (j - 1,)) or uses[j - 1] != 1:
+            if (ins.op, repr(ins.c), ins.args) != (first.op, repr(first.c), (j - 1, *first.args[1:])) \
+                    or uses[j - 1] != 1:
                 break
             j += 1
         return j - k

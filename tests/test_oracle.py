@@ -91,6 +91,21 @@ def test_printed_source_computes_what_the_interpreter_computes():
         assert printed.data == interpreted.data or (math.isnan(printed.data) and math.isnan(interpreted.data))
 
 
+def test_a_deep_chain_prints_as_loops_and_computes_what_the_interpreter_computes():
+    from oracle.fuzz.cases import CHAIN_DEPTH, deep_chain
+    from oracle.fuzz.shrink import chain_step
+    for ops in (("tanh", "add"), ("add",), ("mul_c", "relu")):
+        p = deep_chain(random.Random(3), ops, CHAIN_DEPTH)
+        assert all(ins.args[0] == k - 1 and ins.args[1:] in ((), (0,))  # one path, 5,000 nodes long
+                   for k, ins in enumerate(p.instrs, start=p.n_inputs))
+        chain = Program(1, tuple(map(chain_step(p), range(1000))))
+        assert len(chain.source().splitlines()) == 5  # def, t = x0, for, t = op(t, ...), return
+        for q in (p, chain):
+            scope, xs = {}, [0.25] * q.n_inputs
+            exec(q.source(), scope)
+            assert scope["f"](*map(Value, xs)).data == evaluate(q, [Value(x) for x in xs])[-1].data
+
+
 def test_program_json_round_trip_and_validation():
     for p in programs(50, seed=2):
         assert Program.from_json(p.to_json()) == p

@@ -56,6 +56,7 @@ class Campaign:
         self.here = None  # the State when cases run in this process
         self.probed = None
         self.ops = ()
+        self.deep_ops = ()
         self._retry = deque()  # cases to run again first: those after a crashed case in its batch
         self._exhausted = False
         self._reported = 0.0
@@ -185,6 +186,9 @@ class Campaign:
         """Run the cases over `ops` until a budget ends the campaign; the Stats."""
         cfg = self.cfg
         self.ops = tuple(ops)
+        # deep cases only from ops that probed well: one that raises would end them before backward()
+        well = set(self.probed.supported()) if self.probed is not None else set(self.ops)
+        self.deep_ops = tuple(o for o in self.ops if o in well)
         self.mix = kind_mix(cfg.kind, self.ops)
         self.stats.probed = self.elapsed()
         self._fresh = plan(cfg.seed, cfg.shard, cfg.cases, self.mix)
@@ -196,7 +200,7 @@ class Campaign:
                 self._run_here(progress)
             else:
                 for w in self.pool:
-                    w.send(("setup", self.ops))
+                    w.send(("setup", self.ops, self.deep_ops))
                 self._loop(progress)
         except KeyboardInterrupt:
             self.stats.stopped = "interrupted"
@@ -268,7 +272,7 @@ class Campaign:
             progress(self.stats)
 
     def _run_here(self, progress):
-        self.here.ops = self.ops
+        self.here.ops, self.here.deep_ops = self.ops, self.deep_ops
         while not self._stopping():
             case = self._next()
             if case is None:
@@ -333,7 +337,7 @@ class Campaign:
                 self._from_worker(w, case)
         elif msg[0] == "ready":
             w.ready, w.since, w.origin = True, time.monotonic(), msg[1]
-            w.send(("setup", self.ops))
+            w.send(("setup", self.ops, self.deep_ops))
         elif msg[0] == "error":
             raise CampaignError(f"a worker could not load engine {self.cfg.engine}: {msg[1]}")
         elif msg[0] == "died":
@@ -366,7 +370,7 @@ class Campaign:
             i, cseed, kind_ = w.outstanding.pop(0)
             # a hang's limit: the alarm's, which the engine had (it was killed later, deaf to it)
             limit = self.cfg.timeout if kind == "timeout" else None
-            f = stuck_finding(kind, w.watch, cseed, kind_, self.ops, detail, limit)
+            f = stuck_finding(kind, w.watch, cseed, kind_, self.ops, detail, limit, self.deep_ops)
             self.stats.add(CaseResult(kind_, finding=f))
             self._symptom(i, f, fallback(f, place=self.probed.methods.get(getattr(f, "op", ""))), reducing=False,
                           output=w.output.tail()[0])

@@ -13,6 +13,10 @@ A case is one of four kinds:
 Every shard of a campaign that runs deep cases (kind all or deep) starts with two of them, whatever
 its seed and budget: a 5,000-op chain and a deep MLP-like net (300 layers of 3 tanh neurons), so
 that a recursive topological sort, or a walk with no visited set, is found in every campaign.
+Deep cases are built only from the ops that probed well (`deep_ops`), so that an op that raises
+does not end them before backward() runs, and a chain is deep along its only path: each node's one
+child that is not a leaf is the node before it, so that a recursive walk goes 5,000 frames deep
+whatever container holds the children.
 """
 import hashlib
 import random
@@ -115,13 +119,14 @@ def _config(ops):
 
 
 def deep_chain(rng, ops, depth):
-    """A chain of `depth` ops, each on the node before it (a binary op also on any earlier node)."""
+    """A chain of `depth` ops, each on the node before it; a binary op's other operand is the input
+    x0, a leaf, so the chain's only path from the output is `depth` nodes long."""
     ops = tuple(o for o in ops if o in TAME_OPS) or ops
     n_in = rng.randint(1, 2)
     instrs = []
     for k in range(n_in, n_in + depth):
         op = OPS[rng.choice(ops)]
-        args = (k - 1,) if op.arity == 1 else (k - 1, rng.randrange(k))
+        args = (k - 1,) if op.arity == 1 else (k - 1, 0)
         instrs.append(Instr(op.name, args, random_const(rng, op.const, op.name)))
     return Program(n_in, tuple(instrs))
 
@@ -154,20 +159,22 @@ def deep_net(rng, ops, layers=NET_LAYERS, width=NET_WIDTH):
     return Program(width, tuple(instrs))
 
 
-def build_case(cseed, kind, ops):
-    """The case itself: (program, points) for expr and deep, (MLPSpec, SGD steps) for mlp and train."""
+def build_case(cseed, kind, ops, deep_ops=None):
+    """The case itself: (program, points) for expr and deep, (MLPSpec, SGD steps) for mlp and train.
+    deep_ops: the ops deep cases are built from (those that probed well; default: ops)."""
     rng = random.Random(cseed)
     if kind == "expr":
         cfg = _config(tuple(ops))
         program = random_program(rng, cfg)
         return program, [random_inputs(rng, program.n_inputs, cfg) for _ in range(POINTS)]
     if kind.startswith("deep"):
+        deep = tuple(deep_ops or ops)
         if kind == "deep-chain":
-            program = deep_chain(rng, tuple(ops), CHAIN_DEPTH)
+            program = deep_chain(rng, deep, CHAIN_DEPTH)
         elif kind == "deep-net":
-            program = deep_net(rng, tuple(ops))
+            program = deep_net(rng, deep)
         else:
-            program = deep_chain(rng, tuple(ops), rng.randint(*DEEP_DEPTH))
+            program = deep_chain(rng, deep, rng.randint(*DEEP_DEPTH))
         return program, [[rng.uniform(-1.0, 1.0) for _ in range(program.n_inputs)] for _ in range(DEEP_POINTS)]
     acts, losses = mlp_choices(ops)
     spec = random_mlp(rng, acts=acts, losses=losses)
@@ -192,11 +199,12 @@ class CaseResult:
     cut: bool = False  # the campaign's deadline cut it short: neither a case nor a finding
 
 
-def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None):
-    """Build case `cseed` of `kind` over `ops` and check `Engine`. through_nn: check MLPs through
-    micrograd.nn itself (for this project's own engine). watch: where a program's engine run is
-    (see `check.check_program`), for a case that never returns."""
-    case, extra = build_case(cseed, kind, ops)
+def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None, deep_ops=None):
+    """Build case `cseed` of `kind` over `ops` (deep cases over `deep_ops`, see `build_case`) and
+    check `Engine`. through_nn: check MLPs through micrograd.nn itself (for this project's own
+    engine). watch: where a program's engine run is (see `check.check_program`), for a case that
+    never returns."""
+    case, extra = build_case(cseed, kind, ops, deep_ops)
     report = Report()
     if kind in ("expr", "deep") or kind.startswith("deep"):
         check_program(case, extra, Engine, report, watch)
@@ -208,11 +216,11 @@ def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None):
                       report.findings[0] if report.findings else None)
 
 
-def stuck_finding(kind, watch, cseed, case_kind_, ops, detail, limit=None):
+def stuck_finding(kind, watch, cseed, case_kind_, ops, detail, limit=None, deep_ops=None):
     """A "timeout" or "crash" finding for a case that did not finish: at the input point, and the
     node or pass, where `watch` (see `check.check_program`) says the engine was when its alarm
     went off, its process died or it was killed."""
-    case, extra = build_case(cseed, case_kind_, ops)
+    case, extra = build_case(cseed, case_kind_, ops, deep_ops)
     if not isinstance(case, Program):
         # step: the SGD steps the case runs, so that a replay runs as many
         return MLPFinding(kind, case, "the forward or backward pass", step=extra, detail=detail, limit=limit)

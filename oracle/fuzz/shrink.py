@@ -10,8 +10,9 @@ start, the case is *localised*: a wrong value is made the output (the program cu
 gradient of an interior node is made an input's (the node replaced by an input holding the
 engine's own value), and a reproducer can only pass once the bug is gone.
 
-A recursion in backward() on a deep graph is reduced to a plain chain `x = x * 1.0` of the
-fewest nodes that still overflow, which the printer writes as a loop. An MLP finding loses batch
+A recursion in backward() on a deep graph is reduced to a plain chain of one op (`x = x * 1.0`,
+or another op the deep case had: it was built from ops the engine gets right) of the fewest nodes
+that still overflow, which the printer writes as a loop. An MLP finding loses batch
 rows. Every candidate is bounded by the case time limit, and the whole reduction by a deadline
 (the campaign's budget is shared by its reductions).
 """
@@ -32,6 +33,9 @@ CLASS3_SECONDS = 0.5  # the budget for a class-3 one (Python float semantics): i
 # Kinds not worth reducing: a hang or a crash costs a timeout or a process per candidate.
 UNREDUCED = {"timeout", "crash", "memory"}
 CHAIN_LENGTHS = (1000, 2000, 5000, 10000)  # a recursion's chain: the shortest of these that still overflows
+# The op a recursion's chain repeats: the first of these that its deep case had.
+CHAIN_OPS = ("mul_c", "rmul_c", "add_c", "radd_c", "sub_c", "rsub_c", "relu", "abs", "tanh", "sigmoid", "neg", "add",
+             "mul", "sub")
 ORDINARY = (0.5, 1.5, -0.75, 2.0, -1.25)  # what stands in for an edge input to see if a bug is class 1
 MAX_CUTS = 64  # a program up to this long is also tried cut at each node after the failing one
 
@@ -174,10 +178,11 @@ def _localisations(finding, point):
 
 
 def _shortest_chain(finding, red):
-    """A recursion in backward() on a deep graph as the shortest chain of `x * 1.0` of
-    CHAIN_LENGTHS that still fails the same way, or None."""
+    """A recursion in backward() on a deep graph as the shortest chain of one op (see chain_step)
+    of CHAIN_LENGTHS that still fails the same way, or None."""
+    step = chain_step(finding.program)
     for n in CHAIN_LENGTHS:
-        program = Program(1, tuple(Instr("mul_c", (k,), 1.0) for k in range(n)))
+        program = Program(1, tuple(step(k) for k in range(n)))
         found = red.program(program, [0.5])
         if found is not None:
             red.deadline = float("inf")
@@ -185,6 +190,18 @@ def _shortest_chain(finding, red):
         if red.left() <= 0:
             break
     return None
+
+
+def chain_step(program):
+    """k -> the instruction that makes node k + 1 of a plain chain from the node before: `x * 1.0`
+    when the program has that op, else the first of CHAIN_OPS it has (its own constant; a binary
+    op's other operand the input x0), else `x * 1.0`."""
+    had = {ins.op: ins for ins in (program.instrs if program is not None else ())}
+    name = next((o for o in CHAIN_OPS if o in had), "mul_c")
+    c = 1.0 if name == "mul_c" else had[name].c
+    if name in ("add", "mul", "sub"):
+        return lambda k: Instr(name, (k, 0), c)
+    return lambda k: Instr(name, (k,), c)
 
 
 def _reduce_mlp(finding, cause, red):

@@ -57,6 +57,7 @@ class State:
     Engine: object
     origin: object  # engines.Origin
     ops: tuple = ()
+    deep_ops: tuple = ()  # the ops deep cases are built from: those that probed well
     known: dict = field(default_factory=dict)  # root cause key -> the rank of the best case reduced so far
     capture: object = None  # the sandbox's Capture of stdout and stderr, if any
     # [the input point, the node] the engine runs now (see check.check_program): in a worker, shared
@@ -93,7 +94,7 @@ def serve(state, request, emit, progress=None):
                 continue
             emit(("op", *_probe(state, name)))
     elif what == "setup":
-        state.ops = request[1]
+        state.ops, state.deep_ops = request[1:]
     elif what == "cases":
         _, cases, known = request
         for key, rank in known.items():
@@ -172,19 +173,20 @@ def work(state, i, cseed, kind, emit):
     state.watch[0] = state.watch[1] = -1
     try:
         with time_limit(limit):
-            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours, state.watch)
+            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours, state.watch, state.deep_ops)
     except CaseTimeout as e:
         if limit < job.timeout:  # the deadline's limit, not the engine's hang
             emit(("case", i, CaseResult(kind, cut=True), False))
             return
         result = CaseResult(kind, finding=stuck_finding("timeout", state.watch, cseed, kind, state.ops,
-                                                        f"no result after {limit:g} s", limit))
+                                                        f"no result after {limit:g} s", limit, state.deep_ops))
         stopped = graph.innermost(e.__traceback__, state.origin.root)  # where the alarm found the engine
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit from the engine, or a bug of the oracle's: one case, not the campaign
         detail = f"{type(e).__name__}: {e}".strip()
-        result = CaseResult(kind, finding=stuck_finding("crash", state.watch, cseed, kind, state.ops, detail))
+        result = CaseResult(kind, finding=stuck_finding("crash", state.watch, cseed, kind, state.ops, detail,
+                                                        deep_ops=state.deep_ops))
         stopped = graph.innermost(e.__traceback__, state.origin.root)
     else:
         stopped = None
@@ -210,7 +212,7 @@ def work(state, i, cseed, kind, emit):
         state.known[key] = rank
     emit(("case", i, result, reducing))
     if reducing:
-        points = build_case(cseed, kind, state.ops)[1] if isinstance(f, Finding) else ()
+        points = build_case(cseed, kind, state.ops, state.deep_ops)[1] if isinstance(f, Finding) else ()
         reduced = reduce_finding(f, result.cause, state.Engine, state.origin.root, state.origin.ours, job.timeout,
                                  job.reduce_seconds, points, job.deadline)
         _take_output(state)

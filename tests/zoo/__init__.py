@@ -26,7 +26,10 @@ class Expect:
                  # "" for none
     classes: tuple  # acceptable classes: 1 wrong at ordinary inputs, 2 only at edge inputs (0, inf, nan, overflow,
                     # underflow, subnormal), 3 Python float semantics; e.g. (1,), (2,), (3,), (2, 3); () for none
-    detail: str = ""  # traversal: "order" | "visited" | "merged" | "seed" | "recursion"; raise: the exception type
+    detail: str = ""  # traversal: "order" | "visited" | "merged" | "seed" | "recursion" | "slow"; raise: the exception
+                      # type; "" when it may show as more than one (a walk that visits a node again is also slow)
+    also: tuple = ()  # the methods of the engine's other root causes, each a mistake of its own that it has on
+                      # purpose (the one a deep case must see past); () for most
 
 
 ZOO = {
@@ -73,6 +76,16 @@ ZOO = {
     "set_children": Expect("none", "", ()),
     # the learner's own package: tanh' = 1 - t instead of 1 - t**2
     "learner_pkg": Expect("rule", "tanh", (1,)),
+    # a topological sort with no visited set: a shared node's rule runs twice, and a graph of diamonds takes
+    # exponentially long
+    "walk_no_visited": Expect("traversal", "backward", (1,)),
+    # a visited set, but each node is put in the order before its children (a pre-order)
+    "walk_preorder": Expect("traversal", "backward", (1,), "order"),
+    # a recursive build_topo, in an engine whose + and * do not wrap numbers (x + 1.0 raises: two mistakes of
+    # their own, x + 1.0 and x - 1.0's x * -1)
+    "no_wrapping_recursive_topo": Expect("traversal", "backward", (1,), "recursion", also=("__add__", "__sub__")),
+    # a recursive build_topo, with children in a set and a tanh that raises NameError (a mistake of its own)
+    "set_children_recursive_topo": Expect("traversal", "backward", (1,), "recursion", also=("tanh",)),
 }
 FIXED = "tests.zoo.lecture:Value"  # the mistake fixed: every zoo reproducer must pass on it
 MARKER = "# <- the mistake"
