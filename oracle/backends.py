@@ -19,11 +19,12 @@ class EngineError(Exception):
         self.kind, self.node, self.detail = kind, node, detail
 
 
-def engine_run(program, xs, Engine, watch=None):
+def engine_run(program, xs, Engine, watch=None, guard=None):
     """Forward and backward on one input point; every node's data and grad as float lists.
     Raises EngineError(kind in 'raise', 'complex', 'not-a-number', 'recursion', 'memory') naming
     the failing node: for a bad value, the node that first produced it. watch: see
-    `program.evaluate`; its [1] is -1 while the leaves are made and program.n_nodes in backward()."""
+    `program.evaluate`; its [1] is -1 while the leaves are made and program.n_nodes in backward().
+    guard: called with the nodes, a context manager that backward() runs in (a time bound, say)."""
     nodes, phase = [], "forward"
     try:
         if watch is not None:
@@ -33,7 +34,11 @@ def engine_run(program, xs, Engine, watch=None):
         phase = "backward"
         if watch is not None:
             watch[1] = program.n_nodes
-        nodes[-1].backward()
+        if guard is None:
+            nodes[-1].backward()
+        else:
+            with guard(nodes):
+                nodes[-1].backward()
     except RecursionError as e:
         raise EngineError("recursion", len(nodes) if phase == "forward" else "backward", repr(e)) from None
     except MemoryError as e:

@@ -113,11 +113,12 @@ def python_float(finding):
     return finding.kind == "raise" and finding.detail.startswith(PYTHON_FLOAT_ERRORS)
 
 
-def check_program(program, points, Engine, report=None, watch=None):
+def check_program(program, points, Engine, report=None, watch=None, guard=None):
     """Check `program` at each input point; return a Report that stops at the first finding. A
     Python-float failure (`python_float`) does not hide a real bug at another point of the batch:
     it is the finding only when no point shows anything else. watch: a sequence whose [0] is set
-    to the index of the point the engine runs, and [1] to its node (see `backends.engine_run`)."""
+    to the index of the point the engine runs, and [1] to its node; guard: what backward() runs in
+    (see `backends.engine_run`)."""
     report = report if report is not None else Report()
     tv, tg = torch_run(program, np.array(points, dtype=np.float64).T)
     runs = []  # (point index, data, grad) for the points the engine ran through
@@ -127,7 +128,7 @@ def check_program(program, points, Engine, report=None, watch=None):
         if watch is not None:
             watch[0] = b
         try:
-            data, grad = engine_run(program, xs, Engine, watch)
+            data, grad = engine_run(program, xs, Engine, watch, guard)
         except EngineError as e:
             finding = _engine_error(e, program, xs, tv[:, b])
             if not python_float(finding):

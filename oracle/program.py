@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from oracle.ops import OPS
 
-LOOP = 10  # a chain of this many of the same op prints as a loop
+LOOP = 10  # a chain of this many nodes that repeat one op (or one block of ops) prints as a loop
+BLOCK = 3  # the longest block a loop repeats: a ladder's rung, side(x) + side(x)
 
 
 @dataclass(frozen=True)
@@ -45,43 +46,74 @@ class Program:
 
     def source(self, fname="f"):
         """The program as a Python function of its inputs that returns its output node. A run of
-        LOOP or more of the same op, each on the node before it (and the same other operands), is
-        written as a loop: a deep chain reads as one."""
+        LOOP or more nodes that repeats a block of up to BLOCK ops, each repetition on the output of
+        the one before (and the same other operands), is written as a loop: a deep chain, or a
+        ladder of diamonds, reads as one."""
         params = ", ".join(self.name(i) for i in range(self.n_inputs))
-        body, k, uses = [], self.n_inputs, self._uses()
+        body, k, users = [], self.n_inputs, self.consumers()
         while k < self.n_nodes:
-            n = self._run(k, uses)
-            if n < LOOP:
+            p, reps, src, back = self._loop(k, users)
+            if p * reps < LOOP:
                 body.append(f"    {self.line(k)}")
                 k += 1
                 continue
-            ins, name = self.instrs[k - self.n_inputs], self.name(k + n - 1)
-            others = [self.name(a) for a in ins.args[1:]]
-            body += [f"    {name} = {self.name(ins.args[0])}", f"    for _ in range({n}):",
-                     f"        {name} = {OPS[ins.op].source([name, *others], ins.c)}"]
-            k += n
+            body += self._loop_lines(k, p, reps, src, back)
+            k += p * reps
         return "\n".join([f"def {fname}({params}):", *body, f"    return {self.name(self.n_nodes - 1)}"])
 
-    def _uses(self):
-        uses = [0] * self.n_nodes
-        for ins in self.instrs:
-            for a in ins.args:
-                uses[a] += 1
-        return uses
+    def _loop_lines(self, k, p, reps, src, back):
+        """The loop that computes `reps` repetitions of the block of p ops from node k, starting from
+        node src, which the operands at `back` read. Inside it a node goes by its last repetition's
+        name; the run's output is the loop's variable."""
+        shift, last = (reps - 1) * p, k + p * reps - 1
+        lines = [f"    {self.name(last)} = {self.name(src)}", f"    for _ in range({reps}):"]
+        for j in range(p):
+            ins = self.instrs[k + j - self.n_inputs]
+            operands = [self.name(last if (j, pos) in back else a + shift if a >= k else a)
+                        for pos, a in enumerate(ins.args)]
+            lines.append(f"        {self.name(k + j + shift)} = {OPS[ins.op].source(operands, ins.c)}")
+        return lines
 
-    def _run(self, k, uses):
-        """How many nodes from k on repeat node k's op on the node before (with node k's other
-        operands), each used only by the next."""
-        first = self.instrs[k - self.n_inputs]
-        j = k + 1
-        while j < self.n_nodes:
-            ins = self.instrs[j - self.n_inputs]
-            # by repr: 2 and 2.0, 0.0 and -0.0 print differently
-            if (ins.op, repr(ins.c), ins.args) != (first.op, repr(first.c), (j - 1, *first.args[1:])) \
-                    or uses[j - 1] != 1:
-                break
-            j += 1
-        return j - k
+    def _loop(self, k, users):
+        """(block length, repetitions, source node, the operands that read it) of the longest run from
+        node k that repeats one block (see `_repeats`); repetitions < 2 when there is none."""
+        best = (1, 1, None, None)
+        for p in range(1, BLOCK + 1):
+            reps, src, back = self._repeats(k, p, users)
+            if reps >= 2 and p * reps > best[0] * best[1]:
+                best = (p, reps, src, back)
+        return best
+
+    def _repeats(self, k, p, users):
+        """(repetitions, source node, {(op in the block, operand position)} that read it) of the
+        block of p ops from node k: each repetition the same ops and constants (by repr: 2 and 2.0,
+        0.0 and -0.0 print differently), reading the one before's output at the operands where the
+        first reads its source node (a node before k), the same nodes before k at the others, and
+        its own nodes shifted; and every node of a repetition but the last one's output used only
+        within it or the next."""
+        n0, src, back, reps = self.n_inputs, None, None, 1
+        first = self.instrs[k - n0:k - n0 + p]
+        while len(first) == p and k + (reps + 1) * p <= self.n_nodes:
+            base, seen = k + reps * p, set()
+            for j, want in enumerate(first):
+                ins = self.instrs[base + j - n0]
+                if (ins.op, repr(ins.c), len(ins.args)) != (want.op, repr(want.c), len(want.args)):
+                    return reps, src, back
+                for pos, (a, b) in enumerate(zip(want.args, ins.args)):
+                    if a >= k:
+                        same = b == a + reps * p
+                    elif b == base - 1 and src in (None, a):
+                        src, same = a, True
+                        seen.add((j, pos))
+                    else:
+                        same = b == a
+                    if not same:
+                        return reps, src, back
+            if not seen or back not in (None, seen) or any(
+                    u >= base + p or u < base - p for i in range(base - p, base) for u, _ in users[i]):
+                return reps, src, back
+            back, reps = seen, reps + 1
+        return reps, src, back
 
     def consumers(self):
         """For each node, the (node, operand position) pairs that use it."""

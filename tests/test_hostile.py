@@ -19,17 +19,17 @@ from oracle.fuzz.store import load_case  # noqa: E402
 from tests.campaigns import ROOT, TAG, causes, survivors  # noqa: E402
 
 
-def campaign(tmp_path, engine, *args, cases=40, seconds=30):
+def campaign(tmp_path, engine, *args, cases=40, seconds=30, workers=2):
     """A campaign against a hostile engine in a fresh Python: (exit code, stdout, stderr, summary). It
     ends after `cases` cases, so that what it finds does not depend on how loaded the machine is; the
-    `seconds` are a backstop."""
+    `seconds` are a backstop (cases=None: the seconds are the budget)."""
     tag = uuid.uuid4().hex
     summary = tmp_path / "summary.json"
     env = {**os.environ, TAG: tag}
     spec = f"{ROOT}/tests/hostile/{engine}.py:Value"
     done = subprocess.run([sys.executable, "-m", "oracle", "fuzz", "--engine", spec, "--seconds", str(seconds),
-                           "--cases", str(cases),
-                           "--workers", "2", "--seed", "1", "--out", str(tmp_path / "out"), "--summary-json",
+                           *(["--cases", str(cases)] if cases is not None else []),
+                           "--workers", str(workers), "--seed", "1", "--out", str(tmp_path / "out"), "--summary-json",
                            str(summary), *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert survivors(tag) == [], f"processes left behind by the campaign against {engine}"
@@ -97,6 +97,17 @@ def test_an_engine_that_crawls_keeps_the_budget_and_its_slow_ops_are_timeout_fin
     assert any(r["cause"] == "timeout" and r["method"] == "__add__" for r in causes(summary, 1))
 
 
+def test_a_deep_case_deaf_to_its_alarm_does_not_starve_the_other_kinds(tmp_path):
+    # backward() on a deep graph sleeps with SIGALRM blocked: its worker is killed after the deep
+    # case's own limit (seconds, not the --timeout), no other deep case is run, and in a 10 s
+    # campaign on one worker every other kind of case runs too.
+    code, out, err, summary = campaign(tmp_path, "hangs_deaf_on_deep", cases=None, seconds=10, workers=1)
+    assert code == 1, out + err
+    assert summary["kinds"]["deep"] == 1 and all(summary["kinds"].get(k) for k in ("expr", "mlp", "train")), out
+    (row,) = causes(summary, 1, 2)
+    assert (row["cause"], row["method"]) == ("timeout", "backward") and "backward pass" in row["summary"], out
+
+
 def test_a_case_the_deadline_cuts_short_is_neither_a_case_nor_a_timeout():
     # Cases queued before a campaign stopped still run; past its deadline each gets a sliver of
     # time, and running out of that says nothing about the engine.
@@ -104,7 +115,7 @@ def test_a_case_the_deadline_cuts_short_is_neither_a_case_nor_a_timeout():
     job = Job(f"{ROOT}/tests/hostile/slow_add.py:Value", timeout=10.0, deadline=time.monotonic() - 5.0)
     state, _ = load(job)
     answers = []
-    serve(state, ("setup", ("add",)), answers.append)
+    serve(state, ("setup", ("add",), ("add",)), answers.append)
     serve(state, ("cases", [(0, 7, "expr")], {}), answers.append)
     ((tag, i, result, reducing),) = answers
     assert (tag, i, reducing, result.cut, result.finding, result.checks) == ("case", 0, False, True, None, 0)

@@ -93,6 +93,7 @@ def test_printed_source_computes_what_the_interpreter_computes():
 
 def test_a_deep_chain_prints_as_loops_and_computes_what_the_interpreter_computes():
     from oracle.fuzz.cases import CHAIN_DEPTH, deep_chain
+    from oracle.fuzz.deep import ladder
     from oracle.fuzz.shrink import chain_step
     for ops in (("tanh", "add"), ("add",), ("mul_c", "relu")):
         p = deep_chain(random.Random(3), ops, CHAIN_DEPTH)
@@ -100,7 +101,9 @@ def test_a_deep_chain_prints_as_loops_and_computes_what_the_interpreter_computes
                    for k, ins in enumerate(p.instrs, start=p.n_inputs))
         chain = Program(1, tuple(map(chain_step(p), range(1000))))
         assert len(chain.source().splitlines()) == 5  # def, t = x0, for, t = op(t, ...), return
-        for q in (p, chain):
+        rungs = ladder(p) if len(ops) > 1 else None  # a ladder needs a one-operand op and a binary one
+        assert rungs is None or len(rungs.source().splitlines()) == 7  # the same, with a rung of 3 lines
+        for q in (p, chain, *([rungs] if rungs else [])):
             scope, xs = {}, [0.25] * q.n_inputs
             exec(q.source(), scope)
             assert scope["f"](*map(Value, xs)).data == evaluate(q, [Value(x) for x in xs])[-1].data

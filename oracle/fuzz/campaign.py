@@ -22,7 +22,7 @@ import time
 from collections import deque
 
 from oracle.check import Finding
-from oracle.fuzz.cases import CaseResult, kind_mix, plan, stuck_finding
+from oracle.fuzz.cases import CaseResult, base_kind, kind_mix, plan, stuck_finding
 from oracle.fuzz.causes import Ledger, Tamper
 from oracle.fuzz.diagnose import cause as make_cause
 from oracle.fuzz.diagnose import fallback
@@ -59,6 +59,7 @@ class Campaign:
         self.deep_ops = ()
         self._retry = deque()  # cases to run again first: those after a crashed case in its batch
         self._exhausted = False
+        self._no_deep = False  # a deep case killed its worker: the next one would only do the same
         self._reported = 0.0
 
     def elapsed(self):
@@ -230,9 +231,13 @@ class Campaign:
         return next((w.origin for w in self.pool if w.origin is not None), None)
 
     def _next(self):
-        if self._retry:
-            return self._retry.popleft()
+        while self._retry:
+            case = self._retry.popleft()
+            if not (self._no_deep and case[2].startswith("deep")):
+                return case
         case = next(self._fresh, None)
+        while case is not None and self._no_deep and case[2].startswith("deep"):
+            case = next(self._fresh, None)
         self._exhausted = case is None
         self.stats.started += case is not None
         return case
@@ -368,10 +373,13 @@ class Campaign:
             while w.outstanding[0][0] != running:
                 self._retry.append(w.outstanding.pop(0))
             i, cseed, kind_ = w.outstanding.pop(0)
+            # like an op that hangs or crashes when probed, deep cases are not run further: each would
+            # cost a worker (and its limit) and show the same
+            self._no_deep = self._no_deep or kind_.startswith("deep")
             # a hang's limit: the alarm's, which the engine had (it was killed later, deaf to it)
-            limit = self.cfg.timeout if kind == "timeout" else None
+            limit = (w.progress[3] or self.cfg.timeout) if kind == "timeout" else None
             f = stuck_finding(kind, w.watch, cseed, kind_, self.ops, detail, limit, self.deep_ops)
-            self.stats.add(CaseResult(kind_, finding=f))
+            self.stats.add(CaseResult(base_kind(kind_), finding=f))
             self._symptom(i, f, fallback(f, place=self.probed.methods.get(getattr(f, "op", ""))), reducing=False,
                           output=w.output.tail()[0])
         # else it died reducing a finding, which is saved unreduced, or between cases

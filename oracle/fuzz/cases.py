@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from oracle.check import Finding, Report, check_program
+from oracle.fuzz import deep
 from oracle.generate import GenConfig, coverage, random_const, random_inputs, random_program
 from oracle.mlp import ACTS, MLPFinding, check_mlp, random_mlp
 from oracle.ops import OPS
@@ -199,14 +200,18 @@ class CaseResult:
     cut: bool = False  # the campaign's deadline cut it short: neither a case nor a finding
 
 
-def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None, deep_ops=None):
+def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None, deep_ops=None, built=None, walk=None):
     """Build case `cseed` of `kind` over `ops` (deep cases over `deep_ops`, see `build_case`) and
     check `Engine`. through_nn: check MLPs through micrograd.nn itself (for this project's own
     engine). watch: where a program's engine run is (see `check.check_program`), for a case that
-    never returns."""
-    case, extra = build_case(cseed, kind, ops, deep_ops)
+    never returns. built: the case, when the caller has built it already. walk: a deep case's
+    backward() bound (a `deep.Walk`; by default, one timed here)."""
+    case, extra = built or build_case(cseed, kind, ops, deep_ops)
     report = Report()
-    if kind in ("expr", "deep") or kind.startswith("deep"):
+    if kind.startswith("deep"):
+        deep.check(case, extra, Engine, report, watch, walk or deep.Walk(*deep.bound(case, extra[0])))
+        op_counts, pairs = coverage([case])
+    elif kind == "expr":
         check_program(case, extra, Engine, report, watch)
         op_counts, pairs = coverage([case])
     else:

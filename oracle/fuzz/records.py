@@ -88,7 +88,7 @@ class Probe:
     tamper: list  # what the engine changed in the interpreter at import
     undrivable: str | None  # why the engine cannot be driven at all, or None
     ops: dict  # op name -> OpProbe
-    methods: dict  # op name -> the Place of the engine's method for it
+    methods: dict  # op name -> the Place of the engine's method for it; "" -> backward()'s
 
     def supported(self):
         return tuple(name for name, p in self.ops.items() if p.status == "ok")

@@ -23,6 +23,7 @@ import numpy as np
 
 from oracle.backends import EngineError, engine_run, torch_run
 from oracle.check import check_program, close
+from oracle.fuzz import deep
 from oracle.fuzz.diagnose import diagnose, edge
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
 from oracle.mlp import MLPFinding, check_mlp
@@ -100,6 +101,9 @@ def reduce_finding(finding, cause, Engine, root="", through_nn=False, timeout=TI
         chain = _shortest_chain(finding, red)
         if chain is not None:
             return (*chain, True)
+    if cause.category == "traversal" and cause.detail == "slow":
+        found = _ladder(finding, red)
+        return (*found, True) if found is not None else (finding, finding.program, finding.point, cause, True)
     from oracle.fuzz import reduce  # the reducer is only needed once a bug is found
 
     start = None
@@ -190,6 +194,20 @@ def _shortest_chain(finding, red):
         if red.left() <= 0:
             break
     return None
+
+
+def _ladder(finding, red):
+    """A backward() that outran a deep case's bound, on a ladder of diamonds built in a loop
+    (`deep.ladder`): (finding, program, point, cause) when it fails the same way there, or None."""
+    program, point = deep.ladder(finding.program), [0.5]
+    if program is None:
+        return None
+    walk = deep.Walk(*deep.bound(program, point))
+    found = red.same(lambda: deep.check(program, [point], red.Engine, walk=walk))
+    if found is None:
+        return None
+    red.deadline = float("inf")
+    return found[0], program, point, found[1]
 
 
 def chain_step(program):

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from oracle.check import Finding, check_program
-from oracle.fuzz import engines, graph, sandbox, tamper
+from oracle.fuzz import deep, engines, graph, sandbox, tamper
 from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
 from oracle.fuzz.causes import case_rank
 from oracle.fuzz.diagnose import diagnose, fallback
@@ -77,6 +77,9 @@ def load(job, capture=None, sandboxed=False, watch=None):
         place = graph.place_of(getattr(Engine, graph.method_of(op), None))
         if place is not None:
             methods[op.name] = place
+    place = graph.place_of(getattr(Engine, "backward", None))
+    if place is not None:
+        methods[""] = place  # the backward pass's (a finding there names no op)
     state = State(job, Engine, origin, capture=capture)
     if watch is not None:
         state.watch = watch
@@ -168,14 +171,22 @@ def work(state, i, cseed, kind, emit):
     job = state.job
     cpu = time.process_time()
     limit = _limit(job)
+    cut = limit < job.timeout  # what the alarm means: the deadline's limit, not the engine's hang
+    built = walk = None
+    if kind.startswith("deep"):  # a bound of its own, far below the timeout (see oracle.fuzz.deep)
+        built = build_case(cseed, kind, state.ops, state.deep_ops)
+        walk = deep.Walk(*deep.bound(built[0], built[1][0]))
+        if deep.case_limit(walk.seconds, len(built[1])) < limit:
+            limit, cut = deep.case_limit(walk.seconds, len(built[1])), False
     if state.progress is not None:
         state.progress[3] = limit  # the parent kills a worker deaf to this alarm only after it
     state.watch[0] = state.watch[1] = -1
     try:
         with time_limit(limit):
-            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours, state.watch, state.deep_ops)
+            result = run_case(cseed, kind, state.Engine, state.ops, state.origin.ours, state.watch, state.deep_ops,
+                              built, walk)
     except CaseTimeout as e:
-        if limit < job.timeout:  # the deadline's limit, not the engine's hang
+        if cut:
             emit(("case", i, CaseResult(kind, cut=True), False))
             return
         result = CaseResult(kind, finding=stuck_finding("timeout", state.watch, cseed, kind, state.ops,
@@ -199,12 +210,12 @@ def work(state, i, cseed, kind, emit):
     if f is None:
         result.output = ""
     key = result.cause.key(state.origin.root) if f is not None else None
-    # A deep case (thousands of nodes) is worth reducing only for a walk that cannot go that deep (a
-    # recursive topological sort: reduced to a chain, quickly); any other bug shows in a small case
-    # soon enough, which reduces in a fraction of the time.
-    deep = kind.startswith("deep")
-    depth_bug = (result.cause.category, result.cause.detail) == ("traversal", "recursion") if f else False
-    worth = f is not None and f.kind not in UNREDUCED and (not deep or depth_bug)
+    # A deep case (thousands of nodes) is worth reducing only for a walk that cannot go that deep or
+    # that visits each path (a recursive topological sort, reduced to a chain; no visited set, to a
+    # ladder of diamonds: quickly); any other bug shows in a small case soon enough, which reduces in
+    # a fraction of the time.
+    walk_bug = result.cause.category == "traversal" and result.cause.detail in ("recursion", "slow") if f else False
+    worth = f is not None and f.kind not in UNREDUCED and (walk is None or walk_bug)
     rank = case_rank(f, result.cause) if f is not None else 4
     before = state.known.get(key, 4)
     reducing = worth and rank < before

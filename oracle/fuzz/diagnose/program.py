@@ -1,11 +1,16 @@
 """A program's finding: the case runs again in the engine, and the steps are asked in the order
 that the finding's kind calls for."""
+from oracle.fuzz import graph
+from oracle.fuzz.diagnose.cause import cause
 from oracle.fuzz.diagnose.fallback import fallback
 from oracle.fuzz.diagnose.run import Run
 
 
 def diagnose_program(finding, Engine, root):
     program, point = finding.program, finding.point
+    if finding.kind == "slow":  # backward() outran a deep case's bound (oracle.fuzz.deep), which counted its walk
+        return cause("traversal", "backward", graph.place_of(getattr(Engine, "backward", None)), finding.detail, 1,
+                     "slow")
     if finding.kind in ("raise", "recursion", "memory", "complex", "not-a-number", "value", "grad"):
         run = Run(Engine, root)
         failure = run.program(program, point)
