@@ -42,7 +42,7 @@ from oracle.fuzz.failure import failure_message  # noqa: E402
 from oracle.fuzz.records import Config  # noqa: E402
 from oracle.fuzz.sandbox import default_memory_mb  # noqa: E402
 from oracle.fuzz.store import check_out, sweep  # noqa: E402
-from oracle.fuzz.summary import counts, merged_classes  # noqa: E402
+from oracle.fuzz.summary import counts, merged_classes, no_verdict  # noqa: E402
 from oracle.fuzz.summary import summary as make_summary  # noqa: E402
 from oracle.fuzz.timeouts import TIMEOUT  # noqa: E402
 from oracle.ops import OPS  # noqa: E402
@@ -322,10 +322,13 @@ def _campaign(spec, paths, wanted, kind, seconds, cases, max_findings, *, seed, 
             except ValueError as e:
                 raise _CannotRun(f"engine {spec}: {e}") from None
             stats = run.run(ops)
-        elif run.ledger().counted(True):  # every op asked for hangs or crashes: the probe's findings are all
+        elif run.ledger().counted(True) or any(p.status == "unprobed" for p in probe.ops.values()):
+            # every op asked for hangs or crashes (the probe's findings are all), or the budget ran out
+            # before the probe was done (no case: no verdict)
             stats = run.stats
             run.ledger().finish(None if cfg.deadline is None else cfg.deadline + FINISH)
-            stats.seconds, stats.stopped = run.elapsed(), "probe"
+            stats.seconds = stats.probed = run.elapsed()
+            stats.stopped = "probe"
         else:
             raise ValueError(f"engine {spec} defines none of the ops {', '.join(wanted)}")
     except CampaignError as e:
@@ -381,6 +384,10 @@ def _merge(parts, strict):
     found = {r["key"] for rows in classes.values() for r in rows}
     merged["cleared_by_reproducer"] = [r for p in parts for r in p["cleared_by_reproducer"] if r["key"] not in found]
     merged.update(counts(classes, strict))
+    # a stage that reached no verdict leaves its kind unchecked: the whole has none either
+    unchecked = "; ".join(f"{p['kind']} cases: {p['no_verdict']}" for p in parts if p["no_verdict"])
+    merged["no_verdict"] = no_verdict(merged, merged["cases"], classes) or (
+        unchecked if unchecked and not merged["findings"] else None)
     merged.update(kinds=kinds, kind="all", stopped=parts[-1]["stopped"], stages=parts)
     return merged
 

@@ -94,8 +94,8 @@ def test_a_campaign_that_finished_cases_has_a_verdict():
     clean = {"findings": 0, "could_not_confirm": 0}
     assert no_verdict(found, 0, {}) is None and no_verdict(clean, 12, {}) is None
     stats = Stats(started=3, seconds=10.0)
-    assert "still on the first case" in no_verdict(clean, 0, {}, stats.idle)
-    assert "interrupted" in no_verdict(clean, 0, {}, Stats(stopped="interrupted").idle)
+    assert "still on the first case" in no_verdict(clean, 0, {}, stats.idle())
+    assert "interrupted" in no_verdict(clean, 0, {}, Stats(stopped="interrupted").idle())
 
 
 def test_kind_choices_are_the_case_kinds_and_all():

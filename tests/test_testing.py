@@ -69,6 +69,16 @@ def test_a_correct_learner_engine_passes_and_class_3_alone_does_not_fail_it(tmp_
     assert str(e.value).endswith(f"The reproducers are saved in {tmp_path}") and list(tmp_path.glob("class3-*.py"))
 
 
+def test_a_check_that_finished_no_case_fails_with_no_verdict_never_passes():
+    # The budget is gone before any program or MLP case runs (the two deep cases run whatever it is):
+    # those kinds were not checked, so there is no verdict.
+    result = check_engine(Lecture, seconds=0.01, ops=FEW)
+    assert not result.passed and result.summary["kinds"].get("expr", 0) == 0, result.message
+    assert "no verdict within the budget (seconds=0.01): expr cases: no case finished" in result.message
+    with pytest.raises(AssertionError, match="no verdict"):
+        assert_matches_torch(Lecture, seconds=0.01, ops=FEW)
+
+
 def test_a_buggy_engine_fails_with_its_root_cause_its_line_and_a_reproducer_that_runs():
     with pytest.raises(AssertionError) as e:
         assert_matches_torch(MulUsesOtherGrad, cases=30, ops=FEW)

@@ -61,9 +61,9 @@ class Stats:
             return "it was interrupted before any case finished"
         if not self.started:
             return (f"the budget ran out before the first case started (loading and probing the engine took "
-                    f"{self.probed:.1f} s): give it more --seconds")
+                    f"{self.probed:.1f} s): give it a longer budget")
         return (f"the engine was still on the first case it was given when the budget ran out (after "
-                f"{self.seconds:.1f} s): give it more --seconds, or see why one case takes it that long")
+                f"{self.seconds:.1f} s): give it a longer budget, or see why one case takes it that long")
 
     def add(self, r):
         if r.cut:

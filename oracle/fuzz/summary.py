@@ -110,7 +110,7 @@ def summary(stats, config, probe, ops):
     return {
         **counted,
         # why there is no verdict, in one line, or None: the fuzz command then exits 2
-        "no_verdict": no_verdict(counted, stats.cases, classes, stats.idle),
+        "no_verdict": no_verdict(counted, stats.cases, classes, stats.idle()),
         "classes": classes,
         "cleared_by_reproducer": [_row(rc, root) for rc in causes if rc.state == "noise"],
         "cases": stats.cases,
@@ -178,15 +178,15 @@ def counts(classes, strict):
     return {"findings": len(rows) - failed, "could_not_confirm": failed}
 
 
-def no_verdict(counted, cases, classes, idle=None):
+def no_verdict(counted, cases, classes, idle=""):
     """Why a campaign (or a report of several) reached no verdict, in one line, or None. Root causes
     that count are a verdict; so are finished cases that found none. A campaign that finished no case
     has not shown the engine right, and one whose root causes could not be confirmed has not shown
-    it wrong. idle(): why no case finished, when the caller knows."""
+    it wrong. idle: why no case finished, when the caller knows."""
     if counted["findings"]:
         return None
     if not cases:
-        return f"no case finished: {idle()}" if idle is not None else "no case finished"
+        return f"no case finished: {idle}" if idle else "no case finished"
     if counted["could_not_confirm"]:
         rows = [r for rows in classes.values() for r in rows if r["state"] == "could-not-confirm"]
         n = len(rows)

@@ -203,6 +203,8 @@ def work(state, i, cseed, kind, emit):
         stopped = None
     result.cpu = time.process_time() - cpu
     f = result.finding
+    if f is not None and state.progress is not None:  # the diagnosis has the timeout's alarm, from now on
+        state.progress[1], state.progress[3] = time.monotonic(), job.timeout
     if f is not None:
         result.cause = _diagnose(state, f) if f.kind not in ("timeout", "crash") else fallback(
             f, state.origin.root, state.Engine, stopped)

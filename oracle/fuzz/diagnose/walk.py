@@ -37,7 +37,8 @@ class Walk:
                          f"backward() leaves the output's grad at {seed!r} instead of seeding it with 1.0", cls, "seed")
         built = orders.fault(out, inner, backward, lambda v: expression(graph.semantics(v)) if graph.semantics(v)
                              else "a node")
-        if built is not None and not (built.detail == "visited" and _merged(inner, everything)):
+        twins = _by_hash(everything)
+        if built is not None and not (built.detail == "visited" and _merged(inner, twins)):
             # the order is wrong as built: the function that builds it is at fault, not backward()'s loop
             return cause("traversal", built.place.function, built.place, built.summary, cls, built.detail)
         if not logged:
@@ -54,7 +55,7 @@ class Walk:
                              f"{counts[id(v)]} times in one backward(): the walk visits a node again", cls, "visited")
         never = [v for v in inner if counts.get(id(v), 0) == 0]
         for v in never:  # one merged node is enough: its whole subgraph is then never reached
-            if _twin(v, everything) is not None:
+            if _twin(v, twins) is not None:
                 eq = graph.place_of(_own(type(v), "__hash__") or _own(type(v), "__eq__"))
                 return cause("traversal", eq.function if eq else "__eq__", eq or backward,
                              f"two distinct nodes with equal data ({as_float(v.data)!r}) compare equal, so "
@@ -97,19 +98,37 @@ def _log(v, calls, rules):
     return True
 
 
-def _merged(inner, everything):
+def _merged(inner, twins):
     """Whether some node the output depends on has a twin that the engine's == takes it for: a node
     the order leaves out for that reason is the merge's fault, not the walk's."""
-    return any(_twin(v, everything) is not None for v in inner)
+    return any(_twin(v, twins) is not None for v in inner)
 
 
-def _twin(v, everything):
-    """Another node that the engine's == takes for v (a merge by __eq__/__hash__), or None."""
+def _by_hash(everything):
+    """The nodes by their hash, as the engine's __hash__ gives it: only nodes of one hash can be
+    merged by a set, so each is compared with those alone (a deep graph's 6,000 nodes, not 6,000**2
+    pairs)."""
+    groups = {}
     for u in everything:
+        try:
+            groups.setdefault(hash(u), []).append(u)
+        except Exception:  # noqa: S112 (an unhashable node is merged with none)
+            continue
+    return groups
+
+
+def _twin(v, twins):
+    """Another node that the engine's == takes for v (a merge by __eq__/__hash__), or None. twins:
+    the nodes by hash (`_by_hash`)."""
+    try:
+        same = twins.get(hash(v), ())
+    except Exception:
+        return None
+    for u in same:
         if u is v:
             continue
         try:
-            if bool(u == v) and hash(u) == hash(v):
+            if bool(u == v):
                 return u
         except Exception:
             continue
