@@ -1,9 +1,9 @@
 """Deep cases' own time bound (oracle.fuzz.deep): a backward() that visits each path of a deep graph,
 not each node, is stopped at a bound scaled from this project's micrograd and is a traversal root
-cause of its own, whose words carry the walk's counts and whose reproducer, a ladder of diamonds
-built in a loop, exits 1 while the walk is exponential and 0 once it is fixed."""
+cause of its own, whose words carry the walk's counts, reduced to a ladder of diamonds built in a
+loop (that its reproducer exits 1 on the walk and 0 once it is fixed is tests/test_zoo.py's, for
+zoo engine walk_no_visited)."""
 import os
-import pathlib
 import random
 import subprocess
 import sys
@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 from oracle.fuzz import deep  # noqa: E402
 from oracle.fuzz.cases import CHAIN_DEPTH, deep_chain, deep_net  # noqa: E402
 from oracle.fuzz.timeouts import CaseTimeout, time_limit  # noqa: E402
-from tests.campaigns import ROOT, causes, fuzz, reproduce  # noqa: E402
-from tests.zoo import FIXED, LEARNER_ROOT, ZOO_DIR  # noqa: E402
+from tests.campaigns import ROOT  # noqa: E402
+from tests.zoo import LEARNER_ROOT, ZOO_DIR  # noqa: E402
 from tests.zoo.lecture import Value as Lecture  # noqa: E402
 from tests.zoo.set_children import Value as SetChildren  # noqa: E402
 from tests.zoo.walk_no_visited import Value as NoVisited  # noqa: E402
@@ -88,16 +88,16 @@ def test_time_limits_nest_and_the_first_to_end_fires():
     assert type(first.value) is CaseTimeout
 
 
-def test_a_campaign_finds_the_exponential_walk_and_its_reproducer_passes_once_it_is_fixed(tmp_path):
-    code, out, err, summary = fuzz(tmp_path, "--engine", f"{ZOO_DIR}/walk_no_visited.py:Value", "--kind", "deep",
-                                   "--cases", 2, "--seconds", 60)
-    assert code == 1, out + err
-    (row,) = causes(summary, 1, 2)
-    assert (row["cause"], row["detail"], row["method"], row["class"], row["state"]) == (
-        "traversal", "slow", "backward", 1, "confirmed"), out
-    assert "visits each path, not each node" in row["summary"] and row["ops"] == 3 * deep.RUNGS
-    script = pathlib.Path(row["reproducer"])
-    assert "    for _ in range(40):" in script.read_text()  # the ladder, built in a loop
-    assert row["reproducer_output"].rstrip().endswith("verdict: timeout")  # its confirmation saw it end itself
-    passed, printed = reproduce(script, FIXED, path=ROOT)
-    assert passed == 0 and printed.rstrip().endswith("verdict: pass"), printed
+def test_a_worker_finds_the_exponential_walk_in_the_deep_net_and_reduces_it_to_a_ladder_built_in_a_loop():
+    from oracle.fuzz.cases import case_seed
+    from oracle.fuzz.workers import Job, load, serve
+    state, _ = load(Job(f"{ZOO_DIR}/walk_no_visited.py:Value"))
+    answers = []
+    serve(state, ("setup", OPS, OPS), answers.append)
+    serve(state, ("cases", [(1, case_seed(1, 1), "deep-net")], {}), answers.append)
+    (_, _, result, reducing), (_, _, key, finding, program, point, cause, shown) = answers
+    assert (result.finding.kind, result.cause.category, result.cause.detail, result.cause.method, reducing) == (
+        "slow", "traversal", "slow", "backward", True)
+    assert cause.key(state.origin.root) == key and cause.summary.startswith("backward() visits each path")
+    assert (finding.kind, len(program), shown) == ("slow", 3 * deep.RUNGS, True)
+    assert f"for _ in range({deep.RUNGS}):" in program.source()  # what its reproducer builds

@@ -30,7 +30,8 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     # table). The campaign ends on a number of cases, so that what it finds does not depend on how
     # loaded the machine is; its seconds are a backstop.
     stop = ["--max-findings", 1 + len(expect.also)] if expect.cause not in ("none", "python-float") else []
-    code, out, err, summary = fuzz(tmp_path, *engine_args(name), "--cases", 80, "--seconds", 120, *stop)
+    code, out, err, summary = fuzz(tmp_path, *engine_args(name), "--cases", 80, "--seconds", 120, "--kind",
+                                   expect.kind, *stop)
     counted = causes(summary, 1, 2)
     fixed, path = [FIXED], ROOT if name == "learner_pkg" else None  # the base is in this project's tests
     if expect.cause in ("none", "python-float") or (not counted and 3 in expect.classes):

@@ -28,9 +28,10 @@ from oracle.fuzz.diagnose import cause as make_cause
 from oracle.fuzz.diagnose import fallback
 from oracle.fuzz.engines import EngineSpecError
 from oracle.fuzz.graph import Place
+from oracle.fuzz.pool import Worker
 from oracle.fuzz.probe import OpProbe, probe_point
 from oracle.fuzz.records import Probe, Stats
-from oracle.fuzz.workers import PROBE_GRACE, PROBE_TIMEOUT, Job, Worker, load, serve
+from oracle.fuzz.workers import PROBE_GRACE, PROBE_TIMEOUT, Job, load, serve
 from oracle.ops import OPS
 
 BATCH = 8  # cases sent to a worker per message
@@ -291,6 +292,9 @@ class Campaign:
             stopping = self._stopping()
             busy = [w for w in self.pool if w.outstanding or w.reducing is not None]
             if stopping:
+                if self.stats.stopped:  # a budget, not the end of the cases: what is queued is not run
+                    for w in self.pool:
+                        w.halt()
                 if not busy:
                     return
                 stop_at = stop_at or time.monotonic() + (GRACE if self.stats.stopped == "budget" else 1e9)

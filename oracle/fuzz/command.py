@@ -287,7 +287,8 @@ def replay(args):
             raise UsageError(one_line(e)) from None
         steps = 0
         what = f"{len(case)} ops at ({', '.join(map(repr, point))})"
-    from oracle.fuzz.workers import Job, one_shot
+    from oracle.fuzz.pool import one_shot
+    from oracle.fuzz.workers import Job
     job = Job(spec, tuple(paths), args.timeout, None, 0.0, args.memory_mb or default_memory_mb(1))
     try:
         ready, answer = one_shot(job, ("replay", case, point, steps), args.timeout + 60.0, here=args.workers == 0)

@@ -4,9 +4,10 @@ Workers are processes from a forkserver (torch imported once, each worker forked
 and each makes itself a sandbox first (`sandbox.enter`: its own process group, a memory limit, its
 output captured), so an engine that segfaults, exits, hangs, forks, floods its output or eats
 memory takes down one worker, never the campaign: the campaign reads each worker's answers, kills
-the process group of a worker that outruns its deadline (`Worker.overdue`), and starts a new one.
-Inside a worker, an alarm interrupts a hanging case first, so the finding names the input point
-and node it hung at.
+the process group of a worker that outruns its deadline (`pool.Worker.overdue`, the parent's side
+of a worker), and starts a new one. Inside a worker, an alarm interrupts a hanging case first, so
+the finding names the input point and node it hung at. This module is the worker's side:
+`worker_main` is the process, `serve` what it does.
 
 `serve` answers one request, in a worker or, with `--workers 0` (debugging, no sandbox), in the
 campaign's own process:
@@ -16,9 +17,7 @@ campaign's own process:
                         loaded, within the campaign's deadline
   ("replay", program or MLP spec, point, steps)   check one saved case
 """
-import os
 import signal
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -27,7 +26,6 @@ from oracle.fuzz import deep, engines, graph, sandbox, tamper
 from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
 from oracle.fuzz.causes import case_rank
 from oracle.fuzz.diagnose import diagnose, fallback
-from oracle.fuzz.forkserver import context
 from oracle.fuzz.probe import OpProbe, drivable, probe_op, probe_point
 from oracle.fuzz.shrink import REDUCE_SECONDS, UNREDUCED, reduce_finding
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
@@ -103,6 +101,9 @@ def serve(state, request, emit, progress=None):
         for key, rank in known.items():
             state.known[key] = min(rank, state.known.get(key, rank))
         for i, cseed, kind in cases:
+            if progress is not None and progress[4]:  # the campaign has stopped: the rest are not run
+                emit(("case", i, CaseResult(kind, cut=True), False))
+                continue
             _started(progress, i, 1)
             work(state, i, cseed, kind, emit)
     elif what == "replay":
@@ -260,7 +261,7 @@ def _replay(state, case, point, steps):
     return "fails", f, _diagnose(state, f)
 
 
-def _worker_main(conn, progress, watch, job, output_path):
+def worker_main(conn, progress, watch, job, output_path):
     """A worker process: make itself a sandbox, load the engine, then serve the requests the parent
     sends until it sends None. Answers go back one message per batch (a finding at once);
     `progress` (shared memory) holds what it works on now and since when, for the parent's
@@ -317,131 +318,3 @@ def _send(conn, msg):
         conn.send(msg)
     except OSError:
         pass
-
-
-class Worker:
-    """A worker process and what the parent knows of it."""
-
-    def __init__(self, job, folder, n):
-        ctx = context()
-        self.job = job
-        self.output = sandbox.OutputFile(folder, f"worker-{n}.out")
-        self.conn, child = ctx.Pipe()
-        # the item it works on now, since when, what (1 case, 2 op), and the case's own time limit
-        self.progress = ctx.RawArray("d", [-1.0, 0.0, 0.0, 0.0])
-        self.watch = ctx.RawArray("d", [-1.0, -1.0])  # the point and node it runs the engine at (State.watch)
-        self.proc = ctx.Process(target=_worker_main, daemon=True, name="oracle-worker",
-                                args=(child, self.progress, self.watch, job, self.output.path))
-        self.proc.start()
-        child.close()
-        self.started = time.monotonic()
-        self.ready = False
-        self.origin = None
-        self.outstanding = []  # (i, case seed, kind) sent and not answered, in order
-        self.reducing = None  # the case whose finding it is reducing
-        self.since = time.monotonic()  # when it last made progress
-        self.known = {}  # root causes it has been told of
-        self.last_words = ""  # what it said before it died, if anything
-
-    def send(self, msg):
-        try:
-            self.conn.send(msg)
-            return True
-        except OSError:
-            return False  # it died meanwhile: the loop sees its sentinel
-
-    def send_cases(self, cases, known):
-        if not self.outstanding:
-            self.since = time.monotonic()  # an idle worker's clock starts with its work
-        self.outstanding.extend(cases)
-        new = {k: c for k, c in known.items() if self.known.get(k, 4) > c}
-        self.known.update(new)
-        self.send(("cases", cases, new))
-
-    def limit(self):
-        """Seconds it may go without an answer: the alarm inside the worker fires at `timeout`; the
-        parent kills only a worker that does not answer even then (a hang in C code, signals blocked)."""
-        job = self.job
-        grace = 1.0 + job.timeout / 2
-        if not self.ready:
-            return READY_TIMEOUT
-        if self.reducing is not None:
-            return job.reduce_seconds + job.timeout + grace
-        if self.progress[2] == 2:
-            return probe_limit(job) + 1.0
-        case = self.progress[3] or job.timeout  # its alarm's: a case near the deadline, or a deep one, has less
-        return case + 1.0 + case / 2
-
-    def running_for(self):
-        """Seconds the case it works on has run (0 when it runs none)."""
-        return time.monotonic() - self.progress[1] if self.progress[2] == 1 and self.reducing is None else 0.0
-
-    def running_over(self):
-        """Whether the case it works on has outrun its own time limit: its alarm went off, unheard."""
-        return self.progress[3] > 0 and self.running_for() > self.progress[3] + 0.1
-
-    def overdue(self, now=None):
-        now = time.monotonic() if now is None else now
-        busy = self.outstanding or self.reducing is not None or not self.ready or self.progress[2]
-        if not busy:
-            return False
-        since = self.since if self.reducing is not None or not self.ready else max(self.since, self.progress[1])
-        return now - since > self.limit()
-
-    def death(self):
-        code = self.proc.exitcode
-        if self.last_words:
-            return f"the worker process stopped on {self.last_words}"
-        return f"the worker process {sandbox.ended(code)}"
-
-    def kill(self):
-        """SIGKILL the worker's whole process group: it and whatever the engine forked."""
-        sandbox.kill_group(self.proc.pid)
-        self.proc.kill()
-        self.proc.join(5)
-
-    def stop(self):
-        """Let an idle worker exit, kill a busy or dead-locked one; either way nothing it forked
-        outlives it."""
-        if self.proc.is_alive() and not self.outstanding and self.reducing is None:
-            if self.send(None):
-                self.proc.join(1.0)
-        self.kill()
-        self.conn.close()
-
-
-def one_shot(job, request, timeout, here=False):
-    """(ready message, answer) of a request served by a worker of its own, sandboxed, killed after:
-    for a replay. here: in this process instead (no sandbox). The answer is None when the worker
-    does not answer within `timeout`; EngineSpecError when the engine does not load."""
-    if here:
-        state, ready = load(job)
-        answers = []
-        serve(state, request, answers.append)
-        return ready, answers[-1] if answers else None
-    folder = tempfile.mkdtemp(prefix="oracle-replay-")
-    w = Worker(job, folder, 0)
-    try:
-        end = time.monotonic() + READY_TIMEOUT + timeout
-        ready = None
-        while time.monotonic() < end:
-            if not w.conn.poll(0.05):
-                if not w.proc.is_alive():
-                    raise engines.EngineSpecError(f"the worker process stopped: {w.death()}")
-                continue
-            msg = w.conn.recv()
-            if msg[0] == "error":
-                raise engines.EngineSpecError(msg[1])
-            if msg[0] == "ready":
-                ready = msg
-                w.send(request)
-                end = time.monotonic() + timeout
-            elif ready is not None and msg[0] != "op":
-                return ready, msg
-        return ready, None
-    except (EOFError, OSError):
-        return ready, None
-    finally:
-        w.stop()
-        w.output.remove()
-        os.rmdir(folder)

@@ -30,6 +30,8 @@ class Expect:
                       # type; "" when it may show as more than one (a walk that visits a node again is also slow)
     also: tuple = ()  # the methods of the engine's other root causes, each a mistake of its own that it has on
                       # purpose (the one a deep case must see past); () for most
+    kind: str = "all"  # the kind of case its test campaign runs (--kind): deep for a mistake only deep cases show
+                       # as such (a small case shows a walk without a visited set too, as a rule run twice)
 
 
 ZOO = {
@@ -77,8 +79,8 @@ ZOO = {
     # the learner's own package: tanh' = 1 - t instead of 1 - t**2
     "learner_pkg": Expect("rule", "tanh", (1,)),
     # a topological sort with no visited set: a shared node's rule runs twice, and a graph of diamonds takes
-    # exponentially long
-    "walk_no_visited": Expect("traversal", "backward", (1,)),
+    # exponentially long (its test runs deep cases, to see the latter)
+    "walk_no_visited": Expect("traversal", "backward", (1,), "slow", kind="deep"),
     # a visited set, but each node is put in the order before its children (a pre-order)
     "walk_preorder": Expect("traversal", "backward", (1,), "order"),
     # a recursive build_topo, in an engine whose + and * do not wrap numbers (x + 1.0 raises: two mistakes of
