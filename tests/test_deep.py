@@ -27,7 +27,7 @@ OPS = ("tanh", "add", "mul_c", "add_c")
 
 def test_a_walk_that_visits_each_path_is_stopped_at_its_bound_with_its_counts_as_evidence():
     program = deep.ladder(deep_chain(random.Random(1), OPS, 50))
-    walk = deep.Walk(0.3, 1e-4)
+    walk = deep.Walk(0.3, 1e-4, count=True)
     start = time.monotonic()
     (finding,) = deep.check(program, [[0.5]], NoVisited, walk=walk).findings
     assert time.monotonic() - start < 2.0  # stopped at its bound, not run to its end
@@ -39,7 +39,7 @@ def test_a_walk_that_visits_each_path_is_stopped_at_its_bound_with_its_counts_as
 @pytest.mark.parametrize("Engine", [Lecture, SetChildren])
 def test_a_walk_that_visits_each_node_once_passes_and_its_graph_is_put_back(Engine):
     program = deep_net(random.Random(2), OPS, layers=40)
-    walk = deep.Walk(5.0, 1e-3)
+    walk = deep.Walk(5.0, 1e-3, count=True)
     assert deep.check(program, [[0.1, 0.2, 0.3]], Engine, walk=walk).findings == []
     assert walk.rules <= walk.nodes and walk.reads <= 2 * walk.nodes  # each node once, as the words say
     nodes = [Engine(0.5)]

@@ -79,7 +79,7 @@ def test_an_engine_that_cannot_be_driven_says_why_and_writes_a_summary_that_says
 def test_a_campaign_that_finished_no_case_has_no_verdict_and_exits_2(tmp_path):
     # The budget is gone before the first case starts (while the engine is loaded and probed, or
     # just after): nothing was checked, so nothing may be called right.
-    code, out, err, summary = fuzz(tmp_path, "--engine", "tests/zoo/lecture.py:Value", "--seconds", 0.01)
+    code, out, err, summary = fuzz(tmp_path, "--engine", f"{ROOT}/tests/zoo/lecture.py:Value", "--seconds", 0.01)
     assert code == 2, out + err
     assert "no verdict: " in err and err.count("\n") == 1, err
     assert summary["cases"] == 0 and summary["findings"] == 0
