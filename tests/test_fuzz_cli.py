@@ -113,10 +113,16 @@ def test_shards_are_disjoint_and_together_are_the_whole_campaign():
     assert [i for i, _, _ in shards[1]][:3] == [1, 4, 7]
 
 
-def test_every_shard_with_deep_cases_starts_with_the_deep_chain_and_the_deep_net():
+def test_every_shard_with_deep_cases_runs_the_deep_chain_and_the_deep_net_after_a_first_batch():
+    deep = ["deep-chain", "deep-net"]
     for shard in ((1, 1), (2, 3)):
-        plan = list(cases.plan(seed=9, shard=shard, count=4))
-        assert [kind for _, _, kind in plan[:2]] == ["deep-chain", "deep-net"]
+        kinds = [kind for _, _, kind in cases.plan(seed=9, shard=shard, count=40)]
+        assert kinds[cases.DEEP_AT:cases.DEEP_AT + 2] == deep and not set(deep) & set(kinds[:cases.DEEP_AT])
+        endless = [kind for _, (_, _, kind) in zip(range(40), cases.plan(seed=9, shard=shard))]
+        assert endless == kinds  # a seconds budget runs the same sequence
+        assert [kind for _, _, kind in cases.plan(seed=9, shard=shard, count=3)][-2:] == deep  # a small budget too
+        only = [kind for _, _, kind in cases.plan(seed=9, shard=shard, count=3, mix=cases.kind_mix("deep", OPS))]
+        assert only[:2] == deep  # deep cases alone: they come first
     chain, _ = cases.build_case(cases.case_seed(9, 0), "deep-chain", tuple(OPS))
     net, _ = cases.build_case(cases.case_seed(9, 1), "deep-net", tuple(OPS))
     assert len(chain) >= 5000 and len(net) >= 5000

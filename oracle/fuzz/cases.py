@@ -10,9 +10,12 @@ A case is one of four kinds:
   deep   a chain of 1,100-1,300 ops, deeper than Python's recursion limit, on 2 points: graph walks
   mlp    a random MLP's outputs, loss and parameter gradients against a torch.nn twin
   train  the same, then a few SGD steps in sync, every parameter compared after every step
-Every shard of a campaign that runs deep cases (kind all or deep) starts with two of them, whatever
+Every shard of a campaign that runs deep cases (kind all or deep) runs two of them early, whatever
 its seed and budget: a 5,000-op chain and a deep MLP-like net (300 layers of 3 tanh neurons), so
-that a recursive topological sort, or a walk with no visited set, is found in every campaign.
+that a recursive topological sort, or a walk with no visited set, is found in every campaign. In
+kind all they follow a first batch of DEEP_AT small cases (a first verdict in a fraction of a
+second, and a campaign stopped by --max-findings before them does not run them); a cases budget
+smaller than that ends with them.
 Deep cases are built only from the ops that probed well (`deep_ops`), so that an op that raises
 does not end them before backward() runs, and a chain is deep along its only path: each node's one
 child that is not a leaf is the node before it, so that a recursive walk goes 5,000 frames deep
@@ -38,7 +41,8 @@ MIX = {"expr": 0.899, "deep": 0.001, "mlp": 0.06, "train": 0.04}
 POINTS = 32  # input points per expr case
 DEEP_POINTS = 2
 DEEP_DEPTH = (1100, 1300)  # above Python's default recursion limit of 1000
-FIRST = ("deep-chain", "deep-net")  # the first cases of every shard that runs deep cases
+FIRST = ("deep-chain", "deep-net")  # the deep cases every shard that runs deep cases runs early
+DEEP_AT = 8  # where they come in a mix of kinds: after a first batch of small cases
 CHAIN_DEPTH = 5000
 NET_LAYERS, NET_WIDTH = 300, 3  # about 6,300 ops, 1,500 deep
 TRAIN_STEPS = (1, 4)
@@ -78,13 +82,17 @@ def shard_indices(shard, count=None):
 
 
 def plan(seed, shard=(1, 1), count=None, mix=None):
-    """The cases shard (K, N) of campaign `seed` runs, in order, as (i, case seed, kind): first the
-    FIRST deep cases when the mix has deep cases, then the mix."""
+    """The cases shard (K, N) of campaign `seed` runs, in order, as (i, case seed, kind): the mix,
+    with the FIRST deep cases at the shard's DEEP_AT (at its start when the mix is deep cases alone,
+    and at its end when `count` leaves no room) when the mix has deep cases."""
     mix = mix or MIX
     first = FIRST if "deep" in mix else ()
+    at = 0 if set(mix) == {"deep"} else DEEP_AT
+    if count is not None:
+        at = max(0, min(at, count - len(first)))
     for j, i in enumerate(shard_indices(shard, count)):
         cseed = case_seed(seed, i)
-        yield i, cseed, first[j] if j < len(first) else case_kind(cseed, mix)
+        yield i, cseed, first[j - at] if at <= j < at + len(first) else case_kind(cseed, mix)
 
 
 def base_kind(kind):

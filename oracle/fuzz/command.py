@@ -118,8 +118,9 @@ def configure(parser):
                              "Slurm job array or a Kubernetes Indexed Job (see the README)")
     parser.add_argument("--kind", choices=KIND_CHOICES, default="all",
                         help="what to generate: expr programs, deep graphs, mlp, train, or all: mostly expr, "
-                             "some mlp and train, a few deep; every campaign of kind all or deep starts with a "
-                             "5,000-node chain and a deep MLP-like net (default: all)")
+                             "some mlp and train, a few deep; every campaign of kind all or deep runs a "
+                             "5,000-node chain and a deep MLP-like net early, after a first batch of 8 small "
+                             "cases (default: all)")
     parser.add_argument("--engine", metavar="SPEC",
                         help=f"the engine under test: module:attr or path/to/engine.py:attr (default: "
                              f"{DEFAULT_ENGINE}; with --replay, the finding's)")

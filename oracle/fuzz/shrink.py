@@ -223,8 +223,19 @@ def chain_step(program):
 
 
 def _reduce_mlp(finding, cause, red):
-    """An MLP finding with batch rows dropped while it fails the same way."""
+    """An MLP finding with batch rows dropped while it fails the same way; one seen with an edge
+    input (an X of 0.0, say) is first tried with ordinary values in their place, as a program's
+    point is: if it is wrong there too, it is class 1."""
     spec, steps = finding.spec, finding.step
+    if red.cls == 2 and any(edge(x) for row in spec.X for x in row):
+        ordinary = replace(spec, X=tuple(tuple(ORDINARY[(r + c) % len(ORDINARY)] if edge(x) else x
+                                               for c, x in enumerate(row)) for r, row in enumerate(spec.X)))
+        red.cls = 1
+        found = red.same(lambda: check_mlp(ordinary, red.Engine, steps=steps, through_nn=red.through_nn))
+        if found is not None:
+            spec, (finding, cause) = ordinary, found
+        else:
+            red.cls = 2
     for i in reversed(range(len(spec.X))):
         if len(spec.X) > 1:
             smaller = replace(spec, X=spec.X[:i] + spec.X[i + 1:], y=spec.y[:i] + spec.y[i + 1:])
