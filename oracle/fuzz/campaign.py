@@ -232,16 +232,15 @@ class Campaign:
         return next((w.origin for w in self.pool if w.origin is not None), None)
 
     def _next(self):
-        while self._retry:
-            case = self._retry.popleft()
-            if not (self._no_deep and case[2].startswith("deep")):
+        while True:
+            if self._retry:
+                case = self._retry.popleft()
+            else:
+                case = next(self._fresh, None)
+                self._exhausted = case is None
+            if case is None or not (self._no_deep and case[2].startswith("deep")):
+                self.stats.started += case is not None
                 return case
-        case = next(self._fresh, None)
-        while case is not None and self._no_deep and case[2].startswith("deep"):
-            case = next(self._fresh, None)
-        self._exhausted = case is None
-        self.stats.started += case is not None
-        return case
 
     def _stopping(self):
         """Whether to start no more cases. Out of cases is not final: a crashed worker may hand
@@ -263,7 +262,7 @@ class Campaign:
         tag, i = msg[0], msg[1]
         if tag == "case":
             _, _, result, reducing = msg
-            self.stats.add(result)  # a case cut short by the deadline is counted apart
+            self.stats.add(result)  # not counted when it was cut short
             if result.finding is not None:
                 self._symptom(i, result.finding, result.cause, reducing, result.output, result.kind == "deep")
         elif tag == "reduced":

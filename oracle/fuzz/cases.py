@@ -217,7 +217,7 @@ def run_case(cseed, kind, Engine, ops, through_nn=False, watch=None, deep_ops=No
     case, extra = built or build_case(cseed, kind, ops, deep_ops)
     report = Report()
     if kind.startswith("deep"):
-        deep.check(case, extra, Engine, report, watch, walk or deep.Walk(*deep.bound(case, extra[0])))
+        deep.check(case, extra, Engine, report, watch, walk or deep.Walk.timed(case, extra[0]))
         op_counts, pairs = coverage([case])
     elif kind == "expr":
         check_program(case, extra, Engine, report, watch)

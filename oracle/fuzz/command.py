@@ -220,8 +220,8 @@ def _main(args, start):
             raise UsageError(f"engine {spec} cannot be driven: {probe.undrivable}")
         ops = tuple(o for o in wanted if o in probe.generated())
         if not ops and any(probe.ops[o].status == "unprobed" for o in wanted if o in probe.ops):
-            why = (f"the budget ran out while the engine was loaded and probed ({run.elapsed():.1f} s), before any "
-                   f"case: give it more --seconds")
+            run.stats.probed = run.elapsed()
+            why = f"no case finished: {run.stats.idle()}"
             if args.summary_json:
                 write_json(args.summary_json, {"engine": spec, "engine_file": origin.file, "cases": 0,
                                                "findings": 0, "no_verdict": why})

@@ -84,6 +84,11 @@ class Walk:
         self.seconds, self.reference, self.count = seconds, reference_seconds, count
         self.rules = self.reads = self.nodes = 0
 
+    @classmethod
+    def timed(cls, program, point, count=False):
+        """A Walk bounded by this project's micrograd's time for program at point (see `bound`)."""
+        return cls(*bound(program, point), count=count)
+
     @contextmanager
     def __call__(self, nodes):
         everything = graph.nodes(nodes[-1]) if self.count and graph.has_graph(nodes[-1]) else []

@@ -37,7 +37,6 @@ class Stats:
     """What a campaign has done so far: its cases' totals and its root causes."""
     cases: int = 0  # cases finished (a hang or a crash the campaign turned into a finding included)
     started: int = 0  # cases handed to a worker (or run in this process)
-    cut: int = 0  # cases the deadline cut short: neither a case nor a finding
     checks: int = 0  # node checks: one per node per input point (values and gradients)
     points: int = 0
     noise: int = 0  # points flagged by the batch comparison and cleared by the local re-check
@@ -66,8 +65,7 @@ class Stats:
                 f"{self.seconds:.1f} s): give it a longer budget, or see why one case takes it that long")
 
     def add(self, r):
-        if r.cut:
-            self.cut += 1
+        if r.cut:  # the deadline cut it short, or the campaign had stopped: neither a case nor a finding
             return
         self.cases += 1
         self.by_kind[r.kind] += 1

@@ -176,9 +176,10 @@ def work(state, i, cseed, kind, emit):
     built = walk = None
     if kind.startswith("deep"):  # a bound of its own, far below the timeout (see oracle.fuzz.deep)
         built = build_case(cseed, kind, state.ops, state.deep_ops)
-        walk = deep.Walk(*deep.bound(built[0], built[1][0]))
-        if deep.case_limit(walk.seconds, len(built[1])) < limit:
-            limit, cut = deep.case_limit(walk.seconds, len(built[1])), False
+        walk = deep.Walk.timed(built[0], built[1][0])
+        own = deep.case_limit(walk.seconds, len(built[1]))
+        if own < limit:
+            limit, cut = own, False
     if state.progress is not None:
         state.progress[3] = limit  # the parent kills a worker deaf to this alarm only after it
     state.watch[0] = state.watch[1] = -1
@@ -226,7 +227,7 @@ def work(state, i, cseed, kind, emit):
         state.known[key] = rank
     emit(("case", i, result, reducing))
     if reducing:
-        points = build_case(cseed, kind, state.ops, state.deep_ops)[1] if isinstance(f, Finding) else ()
+        points = (built or build_case(cseed, kind, state.ops, state.deep_ops))[1] if isinstance(f, Finding) else ()
         reduced = reduce_finding(f, result.cause, state.Engine, state.origin.root, state.origin.ours, job.timeout,
                                  job.reduce_seconds, points, job.deadline)
         _take_output(state)
