@@ -27,16 +27,7 @@ import numpy as np
 from oracle.backends import EngineError, engine_run, torch_local, torch_run
 from oracle.ops import OPS
 from oracle.program import float_source
-
-RTOL = 1e-11  # global stage: float32 rounding is ~6e-8, float64 noise ~1e-16 per op
-ATOL = 1e-11
-EPS = 2.0 ** -52
-# Local allowances, per op: (relative error of its value and local derivative, in ulps;
-# absolute error of its local derivative in units of EPS * |upstream gradient|). tanh and
-# sigmoid compute their derivative from their own rounded output (1 - t*t, (1 - s) * s), which
-# cancels near saturation, so only an absolute bound holds there.
-ALLOW = {"default": (8, 0), "pow": (64, 0), "pow_float": (64, 0), "pow_int": (16, 0), "rpow": (64, 0),
-         "tanh": (8, 8), "sigmoid": (8, 8)}
+from oracle.tolerance import ALLOW, ATOL, EPS, RTOL
 
 
 def close(a, b, rtol=RTOL, atol=ATOL):

@@ -12,6 +12,7 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 
 from oracle.__main__ import main as oracle_main
+from oracle.fuzz import sandbox
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -52,13 +53,13 @@ def causes(summary, *classes):
 
 def reproduce(script, *engine, path=None):
     """Run a saved reproducer as a learner does, from its own folder, on its engine or the one given
-    (found on `path`, if it is not where the script's own engine is): (exit code, what it printed)."""
+    (found on `path`, if it is not where the script's own engine is): (exit code, the tail of what
+    it printed). It runs as the campaign's confirmation does, forked from the warm launcher, which
+    tests/test_launcher.py shows is `python script.py` in a fresh Python."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the script finds its engine itself
     if path is not None:
         env["PYTHONPATH"] = str(path)
-    done = subprocess.run([sys.executable, str(script), *engine], capture_output=True, text=True,
-                          cwd=pathlib.Path(script).parent, env=env, timeout=120)
-    return done.returncode, done.stdout + done.stderr
+    return sandbox.run_script(script, engine, timeout=120, cwd=pathlib.Path(script).parent, env=env)
 
 
 TAG = "ORACLE_TEST_CAMPAIGN"  # every process a campaign starts inherits it, its engine's children too

@@ -257,8 +257,8 @@ class Ledger:
         rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size, rc.cause = rc.published
         return False
 
-    def _started(self, proc):
-        self._running = proc
+    def _started(self, pgid):
+        self._running = pgid
 
     def close(self):
         """Stop now: what is waiting is unconfirmed, and a reproducer running is killed (its whole
@@ -266,7 +266,7 @@ class Ledger:
         self._drain()
         if self._thread is not None:
             if self._running is not None:
-                sandbox.kill_group(self._running.pid)
+                sandbox.kill_group(self._running)
             self._queue.put(None)
             self._thread.join(5.0)
             self._thread = None

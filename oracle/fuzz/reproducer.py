@@ -19,8 +19,8 @@ that one (see `oracle.fuzz.confirm`).
 import inspect
 import textwrap
 
-from oracle.check import ATOL, RTOL
 from oracle.program import float_source
+from oracle.tolerance import ATOL, RTOL
 
 DEAF = 2.0  # a reproducer's grace past its time limit for an engine deaf to the alarm
 VERDICT = "verdict: "  # the start of a script's last line

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from oracle.fuzz import launcher
+
 TAIL = 500  # characters of an engine's output kept with a finding
 FILE_LIMIT = 1 << 20  # bytes an output file may reach before the parent empties it
 
@@ -158,40 +160,41 @@ class OutputFile:
             pass
 
 
-# A reproducer check: `python script.py args` as a user runs it, but in a session of its own, its
-# output in files (a pipe would wait for any grandchild holding it). The script sets the engine's
-# memory and time limits itself, as a worker had them.
-_LAUNCH = """\
-import os, runpy, sys
-script = sys.argv[1]
-sys.argv = sys.argv[1:]
-if not sys.flags.safe_path:
-    sys.path[0] = os.path.dirname(script)  # as `python script.py` puts its folder first
-runpy.run_path(script, run_name="__main__")
-"""
-
-
-def run_script(script, args=(), timeout=60.0, cwd=None, started=None):
-    """Run a Python script sandboxed: (exit code, or "timeout"; the tail of what it printed).
-    `script` is made absolute first: `cwd` is where it runs, not where it is looked for. Its whole
-    process group is killed once it is done, so nothing it forked outlives it. started(proc): told
-    the process as soon as it runs, so that a caller can kill its group sooner."""
+def run_script(script, args=(), timeout=60.0, cwd=None, started=None, env=None):
+    """Run a Python script sandboxed, as `python script.py ARGS` (forked from a warm Python that
+    has imported torch, see `oracle.fuzz.launcher`; in a fresh one if that cannot): (exit code, or
+    "timeout"; the tail of what it printed). `script` is made absolute first: `cwd` is where it
+    runs, not where it is looked for. It has a session of its own, its output in a file (a pipe
+    would wait for any grandchild holding it), and its whole process group is killed once it is
+    done, so nothing it forked outlives it. The script sets the engine's memory and time limits
+    itself, as a worker had them. started(pgid): told its process group as soon as it runs, so that
+    a caller can kill it sooner. env: its environment (default: this process's)."""
     script = os.path.abspath(os.path.expanduser(str(script)))
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, script, *map(str, args)],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=cwd, start_new_session=True)
-        if started is not None:
-            started(proc)
-        try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            code = "timeout"
-        finally:
-            kill_group(proc.pid)
-            proc.wait()
+    cwd = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    args = [str(a) for a in args]
+    with tempfile.NamedTemporaryFile() as out:
+        env = dict(os.environ if env is None else env)
+        code = launcher.shared(env).run(script, args, out.name, cwd, env, timeout, started)
+        if code is None:
+            code = _run_cold(script, args, out, cwd, timeout, started, env)
         size = out.seek(0, os.SEEK_END)
         out.seek(max(0, size - 4 * TAIL))
         return code, out.read().decode("utf-8", "replace")
+
+
+def _run_cold(script, args, out, cwd, timeout, started, env):
+    """run_script's run in a fresh Python."""
+    proc = subprocess.Popen(launcher.cold_command(script, args), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                            cwd=cwd, env=env, start_new_session=True)
+    if started is not None:
+        started(proc.pid)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    finally:
+        kill_group(proc.pid)
+        proc.wait()
 
 
 def wait_until(deadline):

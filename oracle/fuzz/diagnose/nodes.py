@@ -4,8 +4,9 @@ import math
 import numbers
 import struct
 
-from oracle.check import ALLOW, ATOL, EPS, RTOL, close
+from oracle.check import close
 from oracle.fuzz import graph
+from oracle.tolerance import ALLOW, ATOL, EPS, RTOL
 
 
 def as_float(x):
