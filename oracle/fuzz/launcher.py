@@ -29,7 +29,7 @@ import weakref
 _LAUNCH = """\
 def launch(script, args):
     sys.argv = [script, *args]
-    if not sys.flags.safe_path:
+    if not getattr(sys.flags, "safe_path", False):  # Python 3.11's -P, PYTHONSAFEPATH
         sys.path[0] = os.path.dirname(script)  # as `python script.py` puts its folder first
     try:
         runpy.run_path(script, run_name="__main__")
