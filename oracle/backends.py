@@ -1,11 +1,14 @@
 """The backends that run a program: any micrograd-style engine, PyTorch float64 (batched),
 central finite differences, and mpmath at high precision. Each is the shared evaluation loop
 of `program.evaluate` plus how it makes leaves and reads gradients.
+
+torch is imported by the functions that use it: a process that only orchestrates (the fuzz
+command's own) then does not spend 2 s importing it. A process that runs cases imports it first
+(a worker, its forkserver's preload, `oracle.fuzz.workers.load`), never under a case's alarm.
 """
 import math
 
 import mpmath as mp
-import torch
 
 from oracle.ops import OPS
 from oracle.program import evaluate
@@ -75,6 +78,7 @@ def _as_real(x, node, what):
 def torch_run(program, X):
     """The program on a batch: X is (n_inputs, B). Returns every node's values and the gradient
     of the output with respect to every node, both (n_nodes, B) float64 numpy arrays."""
+    import torch
     leaves = [torch.tensor(row, dtype=torch.float64, requires_grad=True) for row in X]
     nodes = evaluate(program, leaves)
     values = torch.stack([n.detach() for n in nodes])
@@ -85,6 +89,7 @@ def torch_run(program, X):
 def torch_local(op, args, c, upstream):
     """One op in torch on given operand values: its value, and upstream times the local derivative
     with respect to each operand. The reference for one node, at the engine's own operand values."""
+    import torch
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in args]
     out = op.apply(*ts, c)
     # The gradient of out * upstream, not of out with grad_outputs=upstream: the same numbers (the

@@ -3,13 +3,13 @@ gradient by gradient, and step by step through SGD training.
 
 The engine side uses the oracle's own neuron code (plain `+ * ` on the engine's Values and one
 activation method), so a plug-in engine needs no nn module of its own. The torch twin is
-`torch.nn.Linear` layers in float64 with the same weights copied in.
+`torch.nn.Linear` layers in float64 with the same weights copied in. Its functions import torch
+themselves, as `oracle.backends`' do (and a reproducer that copies them in has imported it).
 """
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from oracle.check import Report, close
 
@@ -108,6 +108,7 @@ def engine_loss(spec, params):
 
 def torch_model(weights):
     """float64 torch.nn.Linear layers holding `weights`: per layer, per neuron, (weights, bias)."""
+    import torch
     layers = []
     for layer in weights:
         lin = torch.nn.Linear(len(layer[0][0]), len(layer), dtype=torch.float64)
@@ -119,6 +120,7 @@ def torch_model(weights):
 
 
 def torch_loss(spec, layers):
+    import torch
     x = torch.tensor(spec.X, dtype=torch.float64)
     for i, lin in enumerate(layers):
         x = lin(x)
@@ -269,6 +271,7 @@ def engine_sgd(lr, flat):
 
 def sgd_step(lr, flat, layers):
     """One SGD step on both sides: the engine's parameters and the torch twin's."""
+    import torch
     engine_sgd(lr, flat)
     with torch.no_grad():
         for lin in layers:
@@ -278,6 +281,7 @@ def sgd_step(lr, flat, layers):
 
 def resync(tparams, flat):
     """Copy the engine's parameters into the torch twin."""
+    import torch
     with torch.no_grad():
         for (t, ix), p in zip(tparams, flat):
             t[ix] = float(p.data)

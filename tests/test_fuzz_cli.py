@@ -9,6 +9,8 @@ to import torch, and shares one forkserver among them."""
 import json
 import pathlib
 import shutil
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -255,6 +257,22 @@ def test_a_learners_package_called_micrograd_is_the_one_tested_when_named(tmp_pa
             mistake_line("learner_pkg")[1],)
     code, out, err, summary = fuzz(tmp_path, "--engine", "micrograd.engine:Value", "--cases", 3, run=oracle)
     assert "(this project's own micrograd)" in out and "--engine-path DIR" in out
+
+
+def test_the_fuzz_commands_own_process_never_imports_torch(tmp_path):
+    """Its workers, forkserver and reproducer runs do; the process that orchestrates them, probes,
+    diagnoses a stuck case, confirms and reports does not need the 2 s."""
+    script = tmp_path / "run.py"
+    script.write_text("import sys\nfrom oracle.__main__ import main\nif __name__ == '__main__':\n"
+                      "    code = main(sys.argv[1:])\n    print('torch imported:', 'torch' in sys.modules)\n"
+                      "    sys.exit(code)\n")
+    args = ["fuzz", "--engine", f"{ROOT}/tests/hostile/many_bugs.py:Value", "--cases", 40, "--workers", 1, "--seed",
+            1, "--out", tmp_path / "out", "--summary-json", tmp_path / "summary.json"]
+    done = subprocess.run([sys.executable, str(script), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert done.returncode == 1 and any(r["state"] == "confirmed" for r in causes(summary, 1, 2)), done.stdout
+    assert done.stdout.rstrip().endswith("torch imported: False"), done.stdout[-2000:] + done.stderr
 
 
 def test_an_engine_named_by_its_file_is_loaded_from_it(tmp_path):

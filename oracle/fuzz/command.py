@@ -30,7 +30,7 @@ from oracle.fuzz.summary import summary as make_summary
 from oracle.fuzz.timeouts import TIMEOUT
 from oracle.ops import OPS
 
-# cases.KINDS and all, spelled out here: importing oracle.fuzz.cases imports torch, and bad usage fails fast.
+# cases.KINDS and all, spelled out here: importing oracle.fuzz.cases takes numpy and mpmath, and bad usage fails fast.
 KIND_CHOICES = ("expr", "deep", "mlp", "train", "all")
 
 
@@ -190,9 +190,9 @@ def _main(args, start):
     sweep(args.out)  # temporary files of writers that died (kill -9) in an earlier campaign
     if args.workers > 0:
         # The forkserver imports torch (~2 s); starting it now overlaps that with this process's
-        # own imports instead of adding the two.
+        # own imports. This process never imports torch (tests/test_fuzz_cli.py checks it).
         forkserver.context()
-    from oracle.fuzz import campaign, cases, records  # imports torch: after the cheap checks, so bad usage fails fast
+    from oracle.fuzz import campaign, cases, records  # numpy, mpmath: after the cheap checks, so bad usage fails fast
     seed = args.seed if args.seed is not None else campaign.default_seed()
     seconds = args.seconds if args.seconds or args.cases else 60.0
     memory_mb = args.memory_mb or default_memory_mb(args.workers)

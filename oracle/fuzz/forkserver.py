@@ -7,7 +7,7 @@ start the server before its own slow imports and overlap the two.
 import multiprocessing
 import multiprocessing.forkserver
 
-PRELOAD = ["oracle.fuzz.workers"]  # the worker processes' code, and with it torch
+PRELOAD = ["torch", "oracle.fuzz.workers"]  # what every worker imports: torch, and the worker processes' code
 
 
 def context():

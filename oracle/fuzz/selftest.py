@@ -89,6 +89,8 @@ def main(args):
 
 def _campaign(engine, seconds, out, seed, timeout, kind):
     """One campaign against `engine`, stopped at its first root cause: its Stats."""
+    import torch  # noqa: F401  the cases run in this process: import it before the budget's clock starts
+
     from oracle.fuzz import campaign, records
     from oracle.ops import OPS
     config = records.Config(engine=engine, seed=seed, kind=kind, workers=0, strict=True, seconds=seconds,
