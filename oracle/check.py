@@ -27,7 +27,7 @@ import numpy as np
 from oracle.backends import EngineError, engine_run, torch_local, torch_run
 from oracle.ops import OPS
 from oracle.program import float_source
-from oracle.tolerance import ALLOW, ATOL, EPS, RTOL
+from oracle.tolerance import ALLOW, ATOL, EPS, RTOL, locally_close, ulps
 
 
 def close(a, b, rtol=RTOL, atol=ATOL):
@@ -232,17 +232,13 @@ def local_check(program, xs, data, grad, tvals, tgrads):
                     continue
                 ins = program.instrs[k - n0]
                 _, contrib = torch_local(OPS[ins.op], [data[a] for a in ins.args], ins.c, grad[k])
-                ulps, floor = ALLOW.get(ins.op, ALLOW["default"])
+                n, floor = ALLOW.get(ins.op, ALLOW["default"])
                 terms.append(contrib[pos])
-                allowed += 2 * EPS * ulps * abs(contrib[pos]) + (2 * EPS * floor * abs(grad[k]) if floor else 0.0)
+                allowed += ulps(n, contrib[pos]) + (ulps(floor, grad[k]) if floor else 0.0)
             want = math.fsum(terms) if all(map(math.isfinite, terms)) else sum(terms)
             allowed += 4 * EPS * sum(abs(t) for t in terms)
         got = grad[i]
-        if math.isfinite(got) and math.isfinite(want):
-            ok = got == want or abs(got - want) <= max(allowed, ATOL + RTOL * max(abs(got), abs(want)))
-        else:
-            ok = bool(close(got, want))
-        if not ok:
+        if not locally_close(got, want, allowed):
             # Every later node passed, so the wrong backward rule is a consumer's (or the seed's).
             rules = sorted({program.instrs[k - n0].op for k, _ in users[i] if live[k]}) or ["seed"]
             return Finding("grad", i, "+".join(rules), list(xs), got, float(tgrads[i]),
@@ -251,9 +247,10 @@ def local_check(program, xs, data, grad, tvals, tgrads):
 
 
 def _locally_close(got, want, op, args, c):
-    """The engine's value of one op is within its allowance of torch's, or nearer the exact
-    value than torch's is (mpmath decides when the two disagree on finite numbers)."""
-    if bool(close(got, want)) or bool(close(got, want, 2 * EPS * ALLOW.get(op.name, ALLOW["default"])[0], 0.0)):
+    """The engine's value of one op is within its allowance of torch's (`tolerance.locally_close`),
+    or nearer the exact value than torch's is (mpmath decides when the two disagree on finite
+    numbers)."""
+    if locally_close(got, want, ulps(ALLOW.get(op.name, ALLOW["default"])[0], max(abs(got), abs(want)))):
         return True
     if not (math.isfinite(got) and math.isfinite(want)):
         return False

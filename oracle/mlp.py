@@ -204,9 +204,10 @@ def check_mlp(spec, Engine, steps=0, report=None, through_nn=False):
                                               detail=f"{type(e).__name__}: {e}", step=step))
             return report
         tout, want = _torch_step(spec, layers, tparams)
-        if step > 0 and not (np.isfinite(got).all() and np.isfinite(want).all()):
-            # Training diverged to inf: a batched matmul then multiplies zeros by infinities
-            # that a scalar graph never forms, so from here on the two differ by construction.
+        if step > 0 and not np.isfinite(want).all():
+            # torch's training diverged: a batched matmul then multiplies zeros by infinities that
+            # a scalar graph never forms, so from here on the two differ by construction. An
+            # engine that diverges where torch does not is compared, and found.
             break
         report.points += 1
         report.checks += len(got)

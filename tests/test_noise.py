@@ -3,7 +3,7 @@ still clears every point it cleared before it judged tiny values by their own si
 alarm), and it never clears an op that returns 0 where torch gives 1e-300.
 
 tests/data/noise_points.json holds the points the batch comparison flagged on micrograd and the
-re-check cleared, in the fuzzer's expression cases of seeds 0 to 29,999 (campaign seed 0), as the
+re-check cleared, in the fuzzer's expression cases 0 to 29,999 of campaign seed 0, as the
 re-check judged them with an absolute floor of 1e-11: `python -m tests.test_noise` writes it again.
 """
 import json

@@ -4,6 +4,7 @@ is Python float semantics, the right class-3 line), names it at the learner's ow
 saves a reproducer of that class that fails on the engine (exit 1, with its verdict) and passes
 once the mistake is fixed (on tests/zoo's correct base). How fast each is found, on one core, is
 scripts/bench_diagnosis.py's table."""
+import math
 import pathlib
 
 import pytest
@@ -12,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from tests.campaigns import ROOT, causes, fuzz, reproduce  # noqa: E402
 from tests.zoo import FIXED, LEARNER_ROOT, ZOO, marked_lines, mistake_line  # noqa: E402
+from tests.zoo.lecture import Value as Lecture  # noqa: E402
 
 ZOO_DIR = pathlib.Path(__file__).resolve().parent / "zoo"
 
@@ -123,3 +125,26 @@ def test_values_rounded_to_float32_are_blamed_on_the_line_that_rounds_them():
     for c in found.values():
         assert (c.detail, c.method, c.file, c.line) == ("float32", "__init__", path, line), c
     assert found["mul"].key(str(ROOT)) == found["add"].key(str(ROOT))  # one bug
+
+
+def test_an_mlp_whose_engine_diverges_where_torch_does_not_is_a_finding_with_a_reproducer_that_shows_it(tmp_path):
+    """tanh_nan_past_3: one SGD step takes the hidden neuron's weight to 78.5, where its tanh is nan and
+    torch's is 1. Only torch's side diverging ends an MLP case quietly."""
+    from oracle.fuzz import engines
+    from oracle.fuzz.confirm import confirm
+    from oracle.fuzz.reproducer import mlp_reproducer_source
+    from oracle.mlp import MLPSpec, check_mlp
+    from tests.zoo.tanh_nan_past_3 import Value
+
+    spec = MLPSpec(nin=1, widths=(1, 1), act="tanh", loss="mse", weights=((((0.5,), 0.0),), (((1.0,), 0.0),)),
+                   X=((1.0,),), y=(50.0,), lr=1.0)
+    assert check_mlp(spec, Value).findings == []  # step 0 agrees
+    (finding,) = check_mlp(spec, Value, steps=1).findings
+    assert (finding.kind, finding.step, finding.torch is not None and math.isfinite(finding.torch)) == (
+        "train", 1, True), finding.message()
+    assert check_mlp(spec, Lecture, steps=1).findings == []  # the mistake fixed
+    script = tmp_path / "repro.py"
+    origin = engines.origin(Value, "tests.zoo.tanh_nan_past_3:Value")
+    script.write_text(mlp_reproducer_source(spec, finding.step, origin, finding))
+    assert confirm(script, finding.kind, 60).state == "confirmed"
+    assert reproduce(script, FIXED)[0] == 0

@@ -4,9 +4,8 @@ import math
 import numbers
 import struct
 
-from oracle.check import close
 from oracle.fuzz import graph
-from oracle.tolerance import ALLOW, ATOL, EPS, RTOL
+from oracle.tolerance import ALLOW, locally_close, ulps
 
 
 def as_float(x):
@@ -46,14 +45,14 @@ def operand_orders(sem, datas):
 
 
 def agree(got, want, name, upstream=0.0):
+    """Whether the engine's `got` for one node of op `name` is torch's `want` from the same operands,
+    up to what float64 does to that op (as the local re-check judges it, `tolerance.locally_close`).
+    upstream: the gradient that flows in, for a rule whose allowance scales with it."""
     if got is None or want is None:
         return got is None and want is None
-    if not (math.isfinite(got) and math.isfinite(want)):
-        return bool(close(got, want))
-    ulps, floor = ALLOW.get(name, ALLOW["default"])
-    scale = max(abs(got), abs(want))
-    upstream = abs(upstream) if math.isfinite(upstream) else 0.0
-    return abs(got - want) <= max(2 * EPS * ulps * scale + 2 * EPS * floor * upstream, ATOL + RTOL * scale)
+    n, floor = ALLOW.get(name, ALLOW["default"])
+    upstream = upstream if math.isfinite(upstream) else 0.0
+    return locally_close(got, want, ulps(n, max(abs(got), abs(want))) + ulps(floor, upstream))
 
 
 def expression(sem):
