@@ -17,9 +17,10 @@ from oracle.program import evaluate
 class EngineError(Exception):
     """The engine under test raised, or returned something that is not a real float."""
 
-    def __init__(self, kind, node, detail):
+    def __init__(self, kind, node, detail, data=None):
         super().__init__(f"{kind} at node {node}: {detail}")
         self.kind, self.node, self.detail = kind, node, detail
+        self.data = data  # a raise: the values of the nodes the engine had made, as floats
 
 
 def engine_run(program, xs, Engine, watch=None, guard=None):
@@ -49,10 +50,9 @@ def engine_run(program, xs, Engine, watch=None, guard=None):
     except Exception as e:  # the engine under test may raise anything; that is a finding, not a crash
         # An op that raises on a complex operand (relu of (-8) ** (1/3)) is not the op at fault:
         # the node that made the complex number is.
-        for i, v in enumerate(nodes):
-            _read(v, i, "data")
+        data = [_read(v, i, "data") for i, v in enumerate(nodes)]
         node = len(nodes) if phase == "forward" else "backward"
-        raise EngineError("raise", node, f"{type(e).__name__}: {e}") from None
+        raise EngineError("raise", node, f"{type(e).__name__}: {e}", data) from None
     # Every node's data before any gradient: a complex value is reported where it arose, not at
     # an earlier node whose gradient it reached.
     return [_read(v, i, "data") for i, v in enumerate(nodes)], [_read(v, i, "grad") for i, v in enumerate(nodes)]

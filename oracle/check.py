@@ -8,8 +8,9 @@ ill-conditioned program can trip it.
 
 So, second, a flagged point is re-checked locally: each node is recomputed by torch from the
 *engine's own* operand values (and each gradient from the engine's own upstream gradients), and
-fails only when it differs from that by more than its allowance (a few ulps) and by more than the
-global tolerance too, so that what a reproducer shows with the global tolerance is what failed.
+fails only when it differs from that by more than what float64 does to one op (a few ulps of its
+own size, however small: `tolerance.locally_close`) and by more than the global RTOL too. There is
+no absolute floor: 0 where torch gives 1e-300 fails at that node, not at the log after it.
 A correct engine passes every local check, however much noise it inherited; a wrong derivative,
 a lost `+=`, a bad topological order or a float32 rounding fails at the first node it touches.
 Where torch and the engine disagree locally on finite numbers, mpmath decides which is closer
@@ -121,7 +122,10 @@ def check_program(program, points, Engine, report=None, watch=None, guard=None):
         try:
             data, grad = engine_run(program, xs, Engine, watch, guard)
         except EngineError as e:
-            finding = _engine_error(e, program, xs, tv[:, b])
+            # An op that raises on a wrong operand (log of the 0 that a tanh gave for 1e-300) is not
+            # the op at fault, and not Python float semantics: the node that made the operand is.
+            tb = tv[:, b]
+            finding = (e.data and local_values(program, xs, e.data, tb)) or _engine_error(e, program, xs, tb)
             if not python_float(finding):
                 return _found(report, finding, program)
             report.domain += 1
@@ -210,18 +214,9 @@ def local_check(program, xs, data, grad, tvals, tgrads):
     """Recompute each node from the engine's own operands; the first node that fails is the
     finding, or None when the disagreement with torch is inherited float64 noise."""
     n0 = program.n_inputs
-    for i, x in enumerate(xs):  # an engine may store its inputs imprecisely (float32, say)
-        if not bool(close(data[i], x, 0.0, 0.0)):
-            return Finding("value", i, "", list(xs), data[i], x, "The engine does not hold the input as given.")
-    for k in range(n0, program.n_nodes):
-        ins = program.instrs[k - n0]
-        op = OPS[ins.op]
-        args = [data[a] for a in ins.args]
-        want, _ = torch_local(op, args, ins.c, 1.0)
-        if not _locally_close(data[k], want, op, args, ins.c):
-            return Finding("value", k, ins.op, list(xs), data[k], float(tvals[k]),
-                           f"Locally, torch computes {want!r} from micrograd's own operands "
-                           f"{', '.join(map(repr, args))}.")
+    finding = local_values(program, xs, data, tvals)
+    if finding is not None:
+        return finding
     users, live = program.consumers(), program.live()
     for i in reversed(range(program.n_nodes)):
         want, allowed = 1.0, 0.0  # the output's gradient is the seed
@@ -243,6 +238,28 @@ def local_check(program, xs, data, grad, tvals, tgrads):
             rules = sorted({program.instrs[k - n0].op for k, _ in users[i] if live[k]}) or ["seed"]
             return Finding("grad", i, "+".join(rules), list(xs), got, float(tgrads[i]),
                            f"Locally, the chain rule from micrograd's own upstream gradients gives {want!r}.")
+    return None
+
+
+def local_values(program, xs, data, tvals=None):
+    """The first of the nodes the engine made (`data`: their values, all of them or the first few)
+    whose value is not what torch computes from the engine's own operands, as a finding; None when
+    each is. tvals: torch's values of the program's nodes at xs (computed here when not given)."""
+    n0 = program.n_inputs
+    for i, x in enumerate(xs[:len(data)]):  # an engine may store its inputs imprecisely (float32, say)
+        if not bool(close(data[i], x, 0.0, 0.0)):
+            return Finding("value", i, "", list(xs), data[i], x, "The engine does not hold the input as given.")
+    for k in range(n0, len(data)):
+        ins = program.instrs[k - n0]
+        op = OPS[ins.op]
+        args = [data[a] for a in ins.args]
+        want, _ = torch_local(op, args, ins.c, 1.0)
+        if not _locally_close(data[k], want, op, args, ins.c):
+            if tvals is None:
+                tvals = torch_run(program, np.array([xs], dtype=np.float64).T)[0][:, 0]
+            return Finding("value", k, ins.op, list(xs), data[k], float(tvals[k]),
+                           f"Locally, torch computes {want!r} from micrograd's own operands "
+                           f"{', '.join(map(repr, args))}.")
     return None
 
 

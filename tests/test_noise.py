@@ -4,7 +4,8 @@ alarm), and it never clears an op that returns 0 where torch gives 1e-300.
 
 tests/data/noise_points.json holds the points the batch comparison flagged on micrograd and the
 re-check cleared, in the fuzzer's expression cases 0 to 29,999 of campaign seed 0, as the
-re-check judged them with an absolute floor of 1e-11: `python -m tests.test_noise` writes it again.
+re-check judged them with an absolute floor of 1e-11 (commit f3bb9c8): `python -m tests.test_noise`
+wrote it then, and writes it with the re-check of the day.
 """
 import json
 import pathlib
@@ -78,3 +79,16 @@ if __name__ == "__main__":
              for program, point in noise_points()]
     DATA.write_text(json.dumps(found, indent=1) + "\n")
     print(f"{len(found)} points written to {DATA}", file=sys.stderr)
+
+
+def test_an_op_that_raises_on_a_wrong_operand_is_not_python_float_semantics_the_node_that_made_it_is():
+    """tests/zoo/tanh_tiny_zero.py has Python float semantics: its log raises ValueError at the 0 its
+    tanh gave for 1e-300, where torch's log gives -690.78. That is tanh's wrong value, not a class-3
+    fact about math.log; a log of a true 0 still is one."""
+    from tests.zoo.lecture import Value as Lecture
+    from tests.zoo.tanh_tiny_zero import Value as TinyZero
+    program = Program(1, (Instr("tanh", (0,)), Instr("log", (1,))))
+    (finding,) = check_program(program, [[1e-300]], TinyZero).findings
+    assert (finding.kind, finding.op, finding.engine, finding.torch) == ("value", "tanh", 0.0, 1e-300), finding
+    (fact,) = check_program(program, [[0.0]], Lecture).findings
+    assert (fact.kind, fact.op) == ("raise", "log") and "math domain error" in fact.detail, fact
