@@ -241,10 +241,10 @@ def local_check(program, xs, data, grad, tvals, tgrads):
     return None
 
 
-def local_values(program, xs, data, tvals=None):
+def local_values(program, xs, data, tvals):
     """The first of the nodes the engine made (`data`: their values, all of them or the first few)
     whose value is not what torch computes from the engine's own operands, as a finding; None when
-    each is. tvals: torch's values of the program's nodes at xs (computed here when not given)."""
+    each is. tvals: torch's values of the program's nodes at xs."""
     n0 = program.n_inputs
     for i, x in enumerate(xs[:len(data)]):  # an engine may store its inputs imprecisely (float32, say)
         if not bool(close(data[i], x, 0.0, 0.0)):
@@ -255,8 +255,6 @@ def local_values(program, xs, data, tvals=None):
         args = [data[a] for a in ins.args]
         want, _ = torch_local(op, args, ins.c, 1.0)
         if not _locally_close(data[k], want, op, args, ins.c):
-            if tvals is None:
-                tvals = torch_run(program, np.array([xs], dtype=np.float64).T)[0][:, 0]
             return Finding("value", k, ins.op, list(xs), data[k], float(tvals[k]),
                            f"Locally, torch computes {want!r} from micrograd's own operands "
                            f"{', '.join(map(repr, args))}.")

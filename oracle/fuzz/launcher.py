@@ -139,10 +139,6 @@ class Launcher:
             except (OSError, ValueError, TypeError):  # it died, or said what it should not
                 return self._give_up(None)
 
-    def close(self):
-        with self._lock:
-            self._give_up(None)
-
     def _give_up(self, answer):
         self.broken = True
         self._end()
