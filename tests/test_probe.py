@@ -1,6 +1,7 @@
 """Probing which ops an engine defines: absent only when Python's own dispatch fails at the call
-site (or the method declines at once); anything the engine's own code does wrong is broken, a
-finding of its kind."""
+site, the method says NotImplementedError, or a method refuses an operand's form while it takes
+another form of its op; anything else the engine's own code does wrong is broken, a finding of its
+kind."""
 import math
 
 import pytest
@@ -61,8 +62,8 @@ def exp_wrong_signature(self):
     return out
 
 
-def add_no_wrapping(self, other):  # `x + 1.0` reaches `other.data` on a float: broken, not absent
-    return Learner(self.data + other.data, (self, other), "+")
+def radd_unwraps(self, other):  # `2.0 + x` reaches `other.data` on a float, and __radd__ has no other form
+    return self.__add__(other.data)
 
 
 def neg_mutates(self):  # changes its operand and returns it: no node (at any point)
@@ -90,7 +91,7 @@ def relu_declines(self):
     ("__radd__", radd_recursion, "radd_c", "recursion", "RecursionError"),
     ("tanh", tanh_name_error, "tanh", "raise", "NameError"),
     ("exp", exp_wrong_signature, "exp", "raise", "missing 1 required positional argument"),
-    ("__add__", add_no_wrapping, "add_c", "raise", "'float' object has no attribute 'data'"),
+    ("__radd__", radd_unwraps, "radd_c", "raise", "'float' object has no attribute 'data'"),
     ("__neg__", neg_mutates, "neg", "no-graph", "changes its operand"),
     ("__abs__", abs_returns_float, "abs_fn", "no-graph", "the result is a float, not a graph node"),
     ("tanh", tanh_value_in_data, "tanh", "not-a-number", ".data is a Learner"),
@@ -107,6 +108,70 @@ def test_an_op_that_is_defined_but_broken_is_a_finding_of_its_kind(name, method,
 def test_a_method_that_declines_at_once_is_absent():
     found = probe_op(broken("relu", relu_declines), OPS["relu"])
     assert found.status == "absent" and "NotImplementedError" in found.reason
+
+
+def add_no_wrapping(self, other):  # as the lecture first writes it: Values only
+    return Learner(self.data + other.data, (self, other), "+")
+
+
+def mul_no_wrapping(self, other):
+    return Learner(self.data * other.data, (self, other), "*")
+
+
+def test_an_operand_form_the_method_does_not_take_is_absent_and_so_is_an_op_that_needs_it():
+    Engine = type("Value", (Learner,), {"__add__": add_no_wrapping, "__mul__": mul_no_wrapping})
+    found = {op: probe_op(Engine, OPS[op]) for op in ("add", "mul", "add_c", "mul_c", "neg", "sub", "radd_c")}
+    assert {op: p.status for op, p in found.items()} == {"add": "ok", "mul": "ok", "add_c": "absent",
+                                                         "mul_c": "absent", "neg": "absent", "sub": "absent",
+                                                         "radd_c": "absent"}
+    assert found["add_c"].reason.startswith("__add__ does not take a number operand (AttributeError: 'float'")
+    assert found["neg"].reason.startswith("__mul__ does not take a number operand")  # -x is x * -1
+
+
+class NumbersOnly:
+    """`**` for a number exponent only, with no __rpow__: `x ** y` fails in Python's own `**` inside it."""
+
+    def __init__(self, data, _children=()):
+        self.data, self.grad, self._prev, self._backward = data, 0.0, _children, lambda: None
+
+    def __pow__(self, other):
+        out = NumbersOnly(self.data ** other, (self,))
+
+        def _backward():
+            self.grad += other * self.data ** (other - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def backward(self):
+        self.grad = 1.0
+        for v in [self, *self._prev]:
+            v._backward()
+
+
+def test_a_value_exponent_where_pow_wants_a_number_is_absent():
+    found = probe_op(NumbersOnly, OPS["pow"])
+    assert found.status == "absent", found
+    assert "unsupported operand type(s) for ** or pow(): 'float' and 'NumbersOnly'" in found.reason
+    assert probe_op(NumbersOnly, OPS["pow_int"]).status == "ok"
+
+
+def test_an_assert_that_no_operand_form_passes_is_broken_and_one_that_refuses_a_form_is_absent():
+    def div_assert_after_wrapping(self, other):  # copied from __pow__, after the wrapping: fails on every input
+        other = other if isinstance(other, Learner) else Learner(other)
+        assert isinstance(other, (int, float)), "only numbers"
+        return Lecture.__truediv__(self, other)
+
+    def div_numbers_only(self, other):  # refuses a Value divisor only
+        assert isinstance(other, (int, float)), "only numbers"
+        return Lecture.__truediv__(self, other)
+
+    for op in ("div", "div_c"):
+        found = probe_op(broken("__truediv__", div_assert_after_wrapping), OPS[op])
+        assert (found.status, found.kind) == ("broken", "raise") and found.reason.startswith("AssertionError: only")
+    Engine = broken("__truediv__", div_numbers_only)
+    assert probe_op(Engine, OPS["div_c"]).status == "ok"
+    found = probe_op(Engine, OPS["div"])
+    assert found.status == "absent" and "AssertionError: only numbers" in found.reason
 
 
 def test_an_op_that_works_at_one_point_only_is_defined():

@@ -2,20 +2,29 @@
 
 A plug-in engine need not have every op: micrograd 0.1.0 has `+ * **` with a number exponent and
 relu, the lecture's engine has tanh and exp but no relu, and neither has `c ** x` or `x ** y`. An op
-is *absent* only when the engine does not define it: Python's own dispatch fails at the call site
-(an AttributeError for a missing method, "unsupported operand" for a missing or NotImplemented
-dunder), or the method declines at once with an `assert` or NotImplementedError, as 0.1.0's `**`
-does for a Value exponent. Anything else the engine's own code does is *broken*, a finding of its
-kind: it raises, recurses, returns a complex number or something that is not a number, builds no
-graph node (returns a plain number, or changes its operand and returns it), or hangs (the worker's
-alarm; the campaign kills a worker deaf to it).
+is *absent* when the engine does not define it or does not take its operands' form:
+  - Python's own dispatch fails at the call site (an AttributeError for a missing method,
+    "unsupported operand" for a missing or NotImplemented dunder);
+  - the method says so, with a NotImplementedError;
+  - an engine method refuses the form of an operand, while it takes another form of the same op:
+    a number where it wants a Value (`x + 1.0` in an `__add__` without wrapping: "'float' object has
+    no attribute 'data'"), a Value where it wants a number (`x ** y` in a `__pow__` for numbers:
+    "unsupported operand type(s) ... 'Value'"), or an assert of its own (0.1.0's `assert
+    isinstance(other, (int, float))`). So is an op that reaches such a refusal through another
+    method (`-x` as `x * -1`, in a `*` without wrapping).
+Anything else the engine's own code does is *broken*, a finding of its kind: it raises (a
+NameError, an assert that no form passes), recurses, returns a complex number or something that is
+not a number, builds no graph node (returns a plain number, or changes its operand and returns it),
+or hangs (the worker's alarm; the campaign kills a worker deaf to it).
 
 Runs in a worker process (`oracle.fuzz.workers`), never in the campaign's: it calls the engine.
 """
 import numbers
+import re
 from dataclasses import dataclass
 
 from oracle.cli import one_line
+from oracle.fuzz.graph import method_of
 from oracle.ops import TABLE
 from oracle.program import Instr, Program
 
@@ -27,6 +36,11 @@ PROBE_BASE = 2.0
 # works at one of them is defined (the fuzzer's job is to find where it fails).
 POINTS = {1: [(0.7,), (-1.3,)], 2: [(0.7, 1.3), (1.3, 0.7)]}
 _DISPATCH = ("unsupported operand type", "bad operand type for")  # Python's words when a dunder is missing
+# Python's words when a number is used as a node: `other.data` on a float
+_NUMBER_AS_NODE = re.compile(r"^'(int|float)' object has no attribute ")
+# ... and when a node is used as a number, naming the node's type: `self.data ** other` on a Value
+_NODE_AS_NUMBER = ("unsupported operand type", "must be real number", "float() argument must be",
+                   "not supported between instances", "bad operand type")
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,7 @@ def probe_op(Engine, op, watch=None):
         except MemoryError as e:
             failure = ("broken", "memory", f"MemoryError: {one_line(e)}")
         except Exception as e:  # the engine under test may raise anything
-            failure = (_absent_or_raise(e), "raise", f"{type(e).__name__}: {one_line(e, 'no message')}")
+            failure = _absent_or_raise(Engine, op, e)
         if failure is None:
             return OpProbe(op.name, "ok")
         failures.append((xs, failure))
@@ -129,22 +143,66 @@ def _not_a_number(x, what):
     return "broken", "not-a-number", f"{what} is a {type(x).__name__} ({x!r:.60}), not a number"
 
 
-def _absent_or_raise(e):
-    """"absent" when Python's own dispatch failed at the op's call site (the engine does not define
-    the op) or the engine's method declined it at once; "broken" for a failure inside the engine."""
+def _absent_or_raise(Engine, op, e):
+    """("absent", "raise", why) when Python's own dispatch failed at the op's call site (the engine
+    does not define the op), the method said NotImplementedError, or an engine method refused an
+    operand's form while it takes another form of its op; ("broken", "raise", what) for any other
+    failure inside the engine."""
+    said = f"{type(e).__name__}: {one_line(e, 'no message')}"
     frames = _frames(e)
     if not frames:
-        return "broken"
-    at_call_site = _is_template(frames[-1])
-    if at_call_site and isinstance(e, AttributeError):
-        return "absent"
-    if at_call_site and isinstance(e, TypeError) and any(w in str(e) for w in _DISPATCH):
-        return "absent"
-    # `assert isinstance(other, (int, float))` as 0.1.0's __pow__ declines a Value exponent: the
-    # method called from the call site raised it itself, before anything else ran
-    if isinstance(e, AssertionError | NotImplementedError) and len(frames) >= 2 and _is_template(frames[-2]):
-        return "absent"
-    return "broken"
+        return "broken", "raise", said
+    if _is_template(frames[-1]) and (isinstance(e, AttributeError) or isinstance(e, TypeError) and any(
+            w in str(e) for w in _DISPATCH)):
+        return "absent", "raise", said
+    if isinstance(e, NotImplementedError) and len(frames) >= 2 and _is_template(frames[-2]):
+        return "absent", "raise", said
+    refuser = _method_named(Engine, frames[-1])  # the engine method the refusal was raised in
+    if not _is_template(frames[-1]) and _refuses_form(Engine, e) and _takes_a_form(Engine, refuser, op):
+        return "absent", "raise", f"{refuser} does not take {_form(e, Engine)} ({said})"
+    return "broken", "raise", said
+
+
+def _method_named(Engine, code):
+    """The op-table method of Engine whose code is `code` (as the class names it: a function assigned
+    as `__add__` is `__add__`), else the code's own name."""
+    for name in dict.fromkeys(method_of(o) for o in TABLE):
+        if getattr(getattr(Engine, name, None), "__code__", None) is code:
+            return name
+    return code.co_name
+
+
+def _refuses_form(Engine, e):
+    """Whether e is an engine method refusing an operand's form: a number used as a node, a node used
+    as a number (Python's words name the node's type), or an assert of the method's own."""
+    text = str(e)
+    if isinstance(e, AttributeError):
+        return bool(_NUMBER_AS_NODE.match(text))
+    if isinstance(e, TypeError):
+        return any(w in text for w in _NODE_AS_NUMBER) and bool(re.search(rf"\b{re.escape(Engine.__name__)}\b", text))
+    return isinstance(e, AssertionError)
+
+
+def _form(e, Engine):
+    if isinstance(e, AttributeError):
+        return "a number operand"
+    if isinstance(e, TypeError):
+        return f"a {Engine.__name__} operand where it wants a number"
+    return "this operand form (its assert)"
+
+
+def _takes_a_form(Engine, method, op):
+    """Whether the engine's `method` (one of the op table's) works on some form of an op that calls
+    it, other than `op`'s own: then a refusal of op's form is a form it does not take, not a bug."""
+    others = [o for o in TABLE if method_of(o) == method and o.name != op.name]
+    for other in others:
+        for xs in POINTS[other.arity]:
+            try:
+                if _try(Engine, other, xs, probe_const(other)) is None:
+                    return True
+            except Exception:  # noqa: S112 (the engine under test may raise anything: not this form)
+                continue
+    return False
 
 
 def _frames(e):

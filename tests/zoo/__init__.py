@@ -83,9 +83,9 @@ ZOO = {
     "walk_no_visited": Expect("traversal", "backward", (1,), "slow", kind="deep"),
     # a visited set, but each node is put in the order before its children (a pre-order)
     "walk_preorder": Expect("traversal", "backward", (1,), "order"),
-    # a recursive build_topo, in an engine whose + and * do not wrap numbers (x + 1.0 raises: two mistakes of
-    # their own, x + 1.0 and x - 1.0's x * -1)
-    "no_wrapping_recursive_topo": Expect("traversal", "backward", (1,), "recursion", also=("__add__", "__sub__")),
+    # a recursive build_topo, in an engine whose + and * do not wrap numbers (x + 1.0 is a form it does not
+    # take, and so is x - 1.0's x * -1: not mistakes)
+    "no_wrapping_recursive_topo": Expect("traversal", "backward", (1,), "recursion"),
     # tanh as 1 - 2/(exp(2x) + 1): 0 for |x| < 1e-16, where torch's is x (the edge input 1e-300, then a log:
     # class 2); its cancellation already costs 0.2% at 9e-14, which a longer campaign finds as class 1
     "tanh_tiny_zero": Expect("value", "tanh", (1, 2)),
@@ -93,6 +93,14 @@ ZOO = {
     "tanh_nan_past_3": Expect("value", "tanh", (1, 2)),
     # a recursive build_topo, with children in a set and a tanh that raises NameError (a mistake of its own)
     "set_children_recursive_topo": Expect("traversal", "backward", (1,), "recursion", also=("tanh",)),
+    # correct: ** converts its exponent with float(), so x ** y is a form it does not take (not a mistake)
+    "pow_numbers_only": Expect("none", "", ()),
+    # correct: + and * for two Values only, as the lecture first writes them (x + 1.0, -x: forms not taken)
+    "add_mul_no_wrapping": Expect("none", "", ()),
+    # x ** y takes the Value exponent, then its rule calls a log that was never imported
+    "pow_value_name_error": Expect("raise", "__pow__", (1,), "NameError"),
+    # an assert copied from __pow__ into /, after the wrapping: every division fails (broken, not "not defined")
+    "truediv_assert_after_wrap": Expect("raise", "__truediv__", (1,), "AssertionError"),
 }
 FIXED = "tests.zoo.lecture:Value"  # the mistake fixed: every zoo reproducer must pass on it
 MARKER = "# <- the mistake"

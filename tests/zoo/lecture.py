@@ -13,6 +13,16 @@ gets its own class all the way through a graph.
 import math
 
 
+def _pow(x, e):
+    """x ** e for a number e, as torch computes it: e = 0.5 and -0.5 are a square root, so (-inf) ** 0.5
+    is not a number (torch: nan) where Python's ** gives inf."""
+    if e == 0.5:
+        return math.sqrt(x)
+    if e == -0.5:
+        return 1 / math.sqrt(x)
+    return x ** e
+
+
 class Value:
 
     def __init__(self, data, _children=(), _op='', label=''):
@@ -57,10 +67,10 @@ class Value:
             out._backward = _backward
             return out
         assert isinstance(other, (int, float)), "only int, float or Value exponents"
-        out = type(self)(self.data ** other, (self,), f'**{other}')
+        out = type(self)(_pow(self.data, other), (self,), f'**{other}')
 
         def _backward():  # x ** 0 is 1 everywhere: its derivative is 0, even where x ** -1 is not finite
-            self.grad += 0.0 if other == 0 else other * self.data ** (other - 1) * out.grad
+            self.grad += 0.0 if other == 0 else other * _pow(self.data, other - 1) * out.grad
         out._backward = _backward
         return out
 
