@@ -99,10 +99,17 @@ PYTHON_FLOAT_ERRORS = ("ZeroDivisionError", "OverflowError", "ValueError: math d
 
 
 def python_float(finding):
-    """Whether a finding is Python float semantics where torch has an IEEE answer (class 3)."""
+    """Whether a finding may be Python float semantics where torch has an IEEE answer: a complex
+    number, or an exception where torch's value for the node is inf or nan (an `assert x > 0` in log
+    is the same as math.log's refusal) or that float arithmetic raises. The diagnosis decides its
+    class from the op it failed in (`oracle.fuzz.diagnose.answer`); here it only waits behind a
+    point of the batch that shows something else."""
     if finding.kind == "complex":
         return True
-    return finding.kind == "raise" and finding.detail.startswith(PYTHON_FLOAT_ERRORS)
+    if finding.kind != "raise":
+        return False
+    return finding.detail.startswith(PYTHON_FLOAT_ERRORS) or (
+        finding.torch is not None and not math.isfinite(finding.torch))
 
 
 def check_program(program, points, Engine, report=None, watch=None, guard=None):

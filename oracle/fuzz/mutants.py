@@ -44,7 +44,7 @@ PATCHES = [Patch(*row) for row in [
     ("pow_exp_grad", "x ** y (and c ** x): d/dy forgets the factor log(x)",
      "else out.data * ieee.log(x.data))", "else out.data)"),
     ("relu_kink", "relu: the gradient at the kink x == 0 is 1 instead of 0",
-     "0.0 if out.data <= 0.0 else out.grad", "0.0 if out.data < 0.0 else out.grad", 2),
+     "0.0 if out.data <= 0.0 else out.grad", "0.0 if out._a.data < 0.0 else out.grad", 2),
     ("tanh_grad", "tanh: the derivative is 1 - t instead of 1 - t**2",
      "(1.0 - out.data * out.data)", "(1.0 - out.data)"),
     ("exp_grad", "exp: the derivative is x instead of exp(x)",

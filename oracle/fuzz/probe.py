@@ -159,7 +159,7 @@ def _absent_or_raise(Engine, op, e):
         return "absent", "raise", said
     refuser = _method_named(Engine, frames[-1])  # the engine method the refusal was raised in
     if not _is_template(frames[-1]) and _refuses_form(Engine, e) and _takes_a_form(Engine, refuser, op):
-        return "absent", "raise", f"{refuser} does not take {_form(e, Engine)} ({said})"
+        return "absent", "raise", f"{refuser} {_form(e, Engine)} ({said})"
     return "broken", "raise", said
 
 
@@ -184,11 +184,12 @@ def _refuses_form(Engine, e):
 
 
 def _form(e, Engine):
+    """What a method refuses, in words."""
     if isinstance(e, AttributeError):
-        return "a number operand"
+        return "does not take a number operand"
     if isinstance(e, TypeError):
-        return f"a {Engine.__name__} operand where it wants a number"
-    return "this operand form (its assert)"
+        return f"does not take a {Engine.__name__} operand where it wants a number"
+    return "refuses this operand form"
 
 
 def _takes_a_form(Engine, method, op):

@@ -89,7 +89,7 @@ def probe_lines(probe, spec, named, strict):
     absent = {n: p.reason for n, p in probe.ops.items() if p.status in ("absent", "unprobed")}
     broken = {n: p for n, p in probe.ops.items() if p.status == "broken"}
     if absent:
-        lines.append("ops the engine does not define (not generated):")
+        lines.append("ops the engine does not define or whose operand form it does not take (not generated):")
         lines += [f"  {n:<8} {reason}" for n, reason in absent.items()]
     if broken:
         lines.append("ops the engine defines but that fail outright (each a finding; "

@@ -12,6 +12,6 @@ class Value(Lecture):
         def _backward():
             # out = a*b, so d/da = out/a and d/db = out/b
             self.grad += out.data / self.data * out.grad  # <- the mistake
-            other.grad += out.data / other.data * out.grad
+            other.grad += self.data * out.grad
         out._backward = _backward
         return out

@@ -1,7 +1,15 @@
 """The Cause record: a finding's root cause at the learner's own line, and its class.
 
-Each Cause has a class: 1 wrong at ordinary inputs, 2 wrong only at edge inputs (±0, ±inf, nan,
-overflow, underflow, subnormals), 3 Python float semantics where torch has an IEEE answer.
+Each Cause has a class, decided by what the difference is:
+  - a failure of the engine (an exception, a complex number) is class 3 when torch's answer for the
+    op it failed in is inf or nan: Python refuses where IEEE answers (`math.log(0)`, `(-1) ** 0.5`,
+    an `assert x > 0`). Where torch's answer is an ordinary number, the engine's own formula failed
+    on the way: class 2 for an overflow or a division by zero inside it (`failure_class`), else by
+    its values, as a wrong number is;
+  - a wrong value or gradient is class 2 when a value on its way is at the edge of float64: an input
+    or operand (±0, ±inf, nan, past 1e300 or below 1e-300, `klass`), or an intermediate one, the
+    engine's or torch's (non-finite, past 1e300, below 1e-300 but not zero, a zero by underflow:
+    `along`); otherwise class 1.
 """
 import math
 import os
@@ -70,4 +78,33 @@ def edge(x):
 
 
 def klass(*values):
+    """2 when an input or an operand is an edge value (a zero included: the kink of relu, the pole of
+    1/x), else 1."""
     return 2 if any(edge(v) for v in values) else 1
+
+
+def along(x):
+    """Whether x, an intermediate value on a bug's way (a node, a gradient, a local derivative), is at
+    the edge of float64: non-finite, past 1e300, or below 1e-300 but not zero (an exact zero on the
+    way, relu's 0 for a negative input, is ordinary; a zero by underflow is told by its exact value,
+    which is tiny)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return True
+    return not math.isfinite(x) or abs(x) > HUGE or 0.0 < abs(x) < TINY
+
+
+# A failure inside the engine's own formula, where torch's answer is an ordinary number: its text starts so.
+FORMULA_FAILURES = ("ZeroDivisionError", "OverflowError")
+
+
+def failure_class(error, answer, *values):
+    """The class of a failure (error: `Type: message`; answer: torch's answer for the op the engine
+    failed in, a tuple of floats, or None when not known): 3 when torch's answer is inf or nan, 2
+    for an overflow or a division by zero where it is a number, else that of the values."""
+    if answer is not None and any(not math.isfinite(a) for a in answer):
+        return 3
+    if error.startswith(FORMULA_FAILURES):
+        return 2
+    return klass(*values)

@@ -5,9 +5,8 @@ import dataclasses
 import numpy as np
 
 from oracle.backends import torch_run
-from oracle.check import python_float
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.cause import cause, klass
+from oracle.fuzz.diagnose.cause import cause, failure_class
 from oracle.mlp import MLPFinding
 from oracle.ops import OPS
 
@@ -30,7 +29,7 @@ def fallback(finding, root="", Engine=None, place=None):
     elif place is not None:
         method = place.function  # where the engine was when it hung or crashed: that method is at fault
     point = getattr(finding, "point", None) or []
-    cls = 3 if _is_python_float(finding) else klass(*_given(program, point, getattr(finding, "node", None)))
+    cls = _class(finding, _given(program, point, getattr(finding, "node", None)))
     what = {"timeout": "does not finish", "crash": "kills its process", "memory": "runs out of memory"}.get(
         finding.kind, f"fails ({finding.kind})")
     at = f" at {_point(program, point)}" if program is not None and point else ""
@@ -49,15 +48,23 @@ def _given(program, point, node):
     return [float(values[a, 0]) for a in program.instrs[node - program.n_inputs].args]
 
 
+def _class(finding, given):
+    """A failure's class from torch's value at its node (the finding's), as the diagnosis decides it
+    from the op the engine failed in (`cause.failure_class`); a complex number is class 3 (torch's
+    power of a negative base is nan); a hang, a crash, a wrong number: by the values the op was
+    given."""
+    if finding.kind == "complex":
+        return 3
+    if finding.kind != "raise":
+        return failure_class("", None, *given)
+    return failure_class(finding.detail, (finding.torch,) if finding.torch is not None else None, *given)
+
+
 def _category(finding):
-    if _is_python_float(finding):
+    if finding.kind in ("raise", "complex") and _class(finding, ()) == 3:
         return "python-float"
     return {"not-a-number": "value", "grad": "rule", "mlp-value": "value", "mlp-loss": "value",
             "mlp-grad": "rule"}.get(finding.kind, finding.kind)
-
-
-def _is_python_float(finding):
-    return finding.kind in ("raise", "complex") and python_float(finding)
 
 
 def _point(program, point):

@@ -1,12 +1,15 @@
 """Step 1: an exception is placed at the innermost line of engine code that raised it (a
 RecursionError at the line the traceback repeats; a rule that cannot even be called, at its `def`);
-a complex number or a non-number at the line that created the node holding it."""
+a complex number or a non-number at the line that created the node holding it. Its class is what
+torch answers for the op the engine failed in (`answer`, `cause.failure_class`): a class-3 fact is
+placed at that op's line, wherever the engine raised afterwards."""
 import numbers
 
-from oracle.check import PYTHON_FLOAT_ERRORS
+from oracle.backends import torch_local
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.cause import cause, klass
-from oracle.fuzz.diagnose.nodes import child_values, expression, method_name, operand_values, zero_grads
+from oracle.fuzz.diagnose.answer import describe, failed_op
+from oracle.fuzz.diagnose.cause import cause, failure_class, klass
+from oracle.fuzz.diagnose.nodes import as_float, child_values, expression, method_name, operand_values, zero_grads
 from oracle.fuzz.diagnose.rules import UPSTREAM
 from oracle.ops import OPS
 
@@ -34,11 +37,30 @@ class Raised:
         method = graph.method_of(OPS[opname]) if opname else (place.function if place else "")
         if isinstance(e, MemoryError):
             return cause("memory", method, place, f"{method or 'the engine'} runs out of memory ({name})", 1)
-        pf = name.startswith(PYTHON_FLOAT_ERRORS)
+        at, answer, operands = failed_op(e.__traceback__, self.root) or (None, self._program_answer(opname), ())
+        cls = failure_class(name, answer, *self.point, *operands)
+        if cls == 3 and at is not None:  # the op whose Python result caused it, wherever the engine raised
+            place, method = at, at.function
         where = f"in {phase}()" if phase == "backward" else f"in {method}" if method else ""
-        summary = f"{name} {where} at {', '.join(map(repr, self.point))}".strip()
-        return cause("python-float" if pf else "raise", method, place, summary, 3 if pf else klass(*self.point),
-                     type(e).__name__)
+        torch = f", where torch gives {describe(answer)}" if answer is not None and cls > 1 else ""
+        summary = f"{name} {where} at {', '.join(map(repr, self.point))}{torch}".strip()
+        return cause("python-float" if cls == 3 else "raise", method, place, summary, cls, type(e).__name__)
+
+    def _program_answer(self, opname):
+        """torch's value for the program op the forward pass was making, from the engine's own
+        operands, as a 1-tuple; None when not known."""
+        nodes = self.program_nodes or []
+        prog = self.case_program
+        ins = prog.instrs[len(nodes) - prog.n_inputs] if opname and prog is not None else None
+        if ins is None:
+            return None
+        datas = [as_float(getattr(nodes[a], "data", None)) for a in ins.args]
+        if any(d is None for d in datas):
+            return None
+        try:
+            return (torch_local(OPS[opname], datas, ins.c, 1.0)[0],)
+        except (RuntimeError, TypeError, ValueError):
+            return None
 
     def _rule_that_raises(self):
         """When backward() raised: the first node (in the order backward applies rules) whose rule
@@ -61,10 +83,17 @@ class Raised:
                     return cause("raise", method_name(place), place,
                                  f"the backward rule of {what} cannot be called as backward() calls it: {name}",
                                  klass(*self.point, *child_values(v)), type(e).__name__)
-                pf = name.startswith(PYTHON_FLOAT_ERRORS)
-                return cause("python-float" if pf else "raise", method_name(place), place,
-                             f"the backward rule of {what} raises {name} at {operand_values(sem, v)}",
-                             3 if pf else klass(*self.point, *child_values(v)), type(e).__name__)
+                at, answer, operands = failed_op(e.__traceback__, self.root) or (None, None, ())
+                if answer is None and sem is not None:
+                    answer = _derivatives(sem)
+                cls = failure_class(name, answer, *self.point, *child_values(v), *operands)
+                if cls == 3 and at is not None:
+                    place = at
+                torch = (f", where torch's local derivative is {describe(answer)}" if answer is not None and cls > 1
+                         else "")
+                return cause("python-float" if cls == 3 else "raise", method_name(place), place,
+                             f"the backward rule of {what} raises {name} at {operand_values(sem, v)}{torch}",
+                             cls, type(e).__name__)
         return None
 
     def bad_data(self):
@@ -85,6 +114,18 @@ class Raised:
             return cause("value", method, place, f"{method or 'an op'} makes a node whose .data is a "
                                                  f"{type(data).__name__} ({data!r:.50}), not a number",
                          klass(*self.point))
+        return None
+
+
+def _derivatives(sem):
+    """torch's local derivatives for a node of known semantics, at its children's values; None when
+    one is not a number."""
+    datas = [as_float(getattr(c, "data", None)) for c in sem.operands]
+    if any(d is None for d in datas):
+        return None
+    try:
+        return tuple(torch_local(sem.op, datas, sem.c, 1.0)[1])
+    except (RuntimeError, TypeError, ValueError):
         return None
 
 

@@ -3,9 +3,10 @@ holding 0.25 already (so that a rule that assigns where it should add shows), ag
 derivative; a line trace of the rule says which line wrote the wrong gradient."""
 from oracle.backends import torch_local
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.cause import cause, klass
+from oracle.fuzz.diagnose.cause import cause
 from oracle.fuzz.diagnose.nodes import agree, as_float, expression, method_name, operand_orders, operand_values
 from oracle.fuzz.diagnose.trace import line_trace, written_by
+from oracle.fuzz.diagnose.way import number_class
 
 UPSTREAM = 0.75  # the upstream gradient a rule is run with alone: not 1, so a rule that drops it shows
 
@@ -73,4 +74,5 @@ class Rules:
                      f"the backward rule of {expression(sem)} does {wrt}.grad += {g_got!r} where torch's local "
                      f"derivative gives {want[id(bad)] - HELD!r}, at {operand_values(sem, v)} and "
                      f"out.grad = {g!r}{note}",
-                     klass(*datas, as_float(v.data), g, want[id(bad)]), "assigns" if assigns else "")
+                     number_class(graph.nodes(self.out), self.upstream, datas,
+                                  (as_float(v.data), g, want[id(bad)] - HELD, g_got)), "assigns" if assigns else "")

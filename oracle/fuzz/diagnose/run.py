@@ -24,14 +24,14 @@ class Run(Raised, Values, Rules, Walk):
         self.created = {}  # id(node) -> Place of the line that created it
         self.keep = []  # every node of the graph, held so that ids stay unique
         self.made = []  # every node the forward pass made, in the order it made them
-        self.program_nodes = None
+        self.case_program, self.program_nodes = None, None
         self.mutated = None  # (node index, before, after) when a program op changed an earlier node's data
         self.point = ()
         self.upstream = {}  # id(node) -> its gradient after the real backward pass
 
     def program(self, program, point):
         """Run the program forward and backward; a Cause if that raised, else None."""
-        self.point = tuple(point)
+        self.point, self.case_program = tuple(point), program
         nodes = []
         try:
             with Creations(self):

@@ -17,6 +17,7 @@ from oracle.fuzz.diagnose.nodes import (
     zero_grads,
 )
 from oracle.fuzz.diagnose.trace import line_trace, returner
+from oracle.fuzz.diagnose.way import number_class
 from oracle.ops import OPS
 from oracle.program import evaluate_one
 
@@ -71,12 +72,15 @@ class Values:
                 leaves = [self.Engine(d) for d in datas[:1 if same_operands else None]]
                 out = op.apply(*(leaves * 2 if same_operands else leaves), ins.c)
                 got = [as_float(out.data)] + (_rules_alone(out, leaves) if graph.has_graph(out) else [])
+                way = graph.nodes(out) if graph.has_graph(out) else []
             except Exception:
                 continue
             value, grads = torch_local(op, datas, ins.c, 1.0)
             if same_operands:
                 grads = [grads[0] + grads[1]]  # the one leaf of x * x holds both contributions
             compared = [(got[0], value)] if what == "value" else list(zip(got[1:], grads))
+            results = [x for pair in compared for x in pair]
+            grads_on_way = {id(n): as_float(getattr(n, "grad", None)) for n in way} if what == "grad" else None
             if all(agree(a, b, op.name) for a, b in compared):
                 continue
             method = graph.method_of(op)
@@ -90,7 +94,7 @@ class Values:
                 what = (f"the gradient{'s' * (len(grads) > 1)} of {expr} {'are' if len(grads) > 1 else 'is'} "
                         f"{', '.join(map(repr, got[1:]))} where torch gives {', '.join(map(repr, grads))}")
             return cause("value", method, place, f"{method} builds the wrong function: {what}, at {at}",
-                         klass(*datas, value))
+                         number_class(way, grads_on_way, datas, results))
         return None
 
     def values(self):
@@ -111,10 +115,11 @@ class Values:
                 at = _rounded_at(self.Engine, sem, datas, got, self.root)  # one line rounds for every op
                 return cause("value", method_name(at or place), at,
                              f"values are rounded to float32: {expression(sem)} is {got!r} where torch gives "
-                             f"{wants[0]!r}, at {operand_values(sem, v)}", klass(got, wants[0], *datas), "float32")
+                             f"{wants[0]!r}, at {operand_values(sem, v)}",
+                             number_class(graph.nodes(v), None, datas, (got, wants[0])), "float32")
             return cause("value", method_name(place), place,
                          f"{expression(sem)} is {got!r} where torch gives {wants[0]!r}, at {operand_values(sem, v)}",
-                         klass(got, wants[0], *datas))
+                         number_class(graph.nodes(v), None, datas, (got, wants[0])))
         return None
 
 

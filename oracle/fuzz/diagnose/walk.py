@@ -1,8 +1,9 @@
 """Step 4: when every value and rule checks out and the gradients still disagree, backward()'s walk
 is at fault: the seed, the order, a rule run twice or never, nodes merged by `__eq__`/`__hash__`."""
 from oracle.fuzz import graph, topo
-from oracle.fuzz.diagnose.cause import cause, klass
+from oracle.fuzz.diagnose.cause import cause
 from oracle.fuzz.diagnose.nodes import as_float, expression, zero_grads
+from oracle.fuzz.diagnose.way import number_class
 
 
 class Walk:
@@ -30,7 +31,7 @@ class Walk:
             for v in inner:  # the engine's own rules back in place
                 if id(v) in rules:
                     v._backward = rules[id(v)]
-        cls = klass(*self.point)
+        cls = number_class(everything, self.upstream, self.point)
         seed = as_float(out.grad)
         if seed is not None and seed != 1.0 and (not calls or calls[0] is out or not logged):
             return cause("traversal", "backward", backward,
