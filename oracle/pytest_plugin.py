@@ -57,7 +57,7 @@ def pytest_addoption(parser, pluginmanager):
     group.addoption("--oracle-workers", type=int, default=1, metavar="N",
                     help="sandboxed worker processes per campaign (default: 1)")
     group.addoption("--oracle-strict", action="store_true",
-                    help="class 3 (Python float semantics where torch has an IEEE answer) fails an item too")
+                    help="class 3 (Python float semantics where torch answers inf or nan) fails an item too")
     group.addoption("--oracle-out", metavar="DIR",
                     help="keep every item's root causes in DIR/<item> (default: a temporary folder, kept only "
                          "for an item that fails)")

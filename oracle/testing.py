@@ -75,8 +75,8 @@ class Result:
 def assert_matches_torch(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=None, strict=False, out=None,
                          max_findings=None, kind="all", timeout=TIMEOUT, engine_paths=()):
     """Fuzz `engine` against PyTorch float64 and raise AssertionError on a root cause of class 1
-    (wrong at ordinary inputs) or 2 (wrong only at edge inputs), or of class 3 (Python float
-    semantics where torch has an IEEE answer) too when `strict`; return the campaign's summary.
+    (wrong at ordinary inputs) or 2 (wrong at the edge of float64), or of class 3 (Python float
+    semantics where torch answers inf or nan) too when `strict`; return the campaign's summary.
 
     engine: the engine's class (its `Value`), or a spec, `module:attr` or `path/to/file.py:attr`.
       A class is imported in the workers from its source file, so one defined in a test file or in

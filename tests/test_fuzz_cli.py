@@ -289,7 +289,7 @@ def test_python_float_semantics_is_class_3_shown_apart_and_counted_only_when_str
     code, out, err, summary = fuzz(tmp_path, *args)
     assert code == 0 and causes(summary, 1, 2) == [] and causes(summary, 3), out + err
     assert {row["method"] for row in causes(summary, 3)} >= {"exp", "__truediv__"}
-    assert "class 3: Python float semantics where torch has an IEEE answer (not counted without --strict)" in out
+    assert "class 3: Python float semantics where torch answers inf or nan (not counted without --strict)" in out
     code, out, err, summary = fuzz(tmp_path, *args, "--strict")
     assert code == 1 and summary["findings"] == len(causes(summary, 3)) > 0, out + err
 

@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 from micrograd.engine import Value  # noqa: E402
 from oracle.check import check_program, compare_nodes  # noqa: E402
 from oracle.program import Instr, Program, float_from_json, float_json  # noqa: E402
+from tests.zoo.lecture import Value as Lecture  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parent / "data" / "noise_points.json"
 SEEDS = range(30_000)
@@ -92,3 +93,28 @@ def test_an_op_that_raises_on_a_wrong_operand_is_not_python_float_semantics_the_
     assert (finding.kind, finding.op, finding.engine, finding.torch) == ("value", "tanh", 0.0, 1e-300), finding
     (fact,) = check_program(program, [[0.0]], Lecture).findings
     assert (fact.kind, fact.op) == ("raise", "log") and "math domain error" in fact.detail, fact
+
+
+class TriplePowerRule(Lecture):
+    """x ** c's rule three times too large: wrong everywhere, and no nearer the exact gradient where torch
+    flushes its subnormal to 0."""
+
+    def __pow__(self, other):
+        out = super().__pow__(other)
+        if isinstance(other, (int, float)):
+            def _backward():
+                self.grad += 3 * other * self.data ** (other - 1) * out.grad
+            out._backward = _backward
+        return out
+
+
+def test_a_gradient_nearer_the_exact_chain_rule_than_torchs_is_not_a_finding():
+    """log((x1 ** x0) ** -1) at x0 = -400, x1 = 0.4: the rule of ** -1 needs t ** -2 = 4.4e-319, which
+    torch flushes to 0 (pow(1.5e159, -2.0) is 0.0), so torch's gradient of x1 is 0 where the exact one is
+    1000. The lecture's engine keeps the subnormal (1000.0007): it is right, and the re-check says so; a
+    rule three times too large is no nearer, and stays a finding."""
+    program = Program(2, (Instr("pow", (1, 0)), Instr("pow_float", (2,), -1), Instr("log", (3,))))
+    report = check_program(program, [[-400.0, 0.4]], Lecture)
+    assert report.findings == [] and report.noise == 1, report
+    (finding,) = check_program(program, [[-400.0, 0.4]], TriplePowerRule).findings
+    assert (finding.kind, finding.node, finding.op) == ("grad", 2, "pow_float"), finding

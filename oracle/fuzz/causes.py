@@ -2,7 +2,7 @@
 
 Workers diagnose every finding (`diagnose.Cause`); the `Ledger` groups them by the cause's key (the
 function of the engine at fault), counts the symptoms, keeps the best class seen (1 wrong at
-ordinary inputs, 2 only at edge inputs, 3 Python float semantics), and saves each root cause's one
+ordinary inputs, 2 at the edge of float64, 3 Python float semantics), and saves each root cause's one
 reduced reproducer through the store, which publishes it only once it reports its failure in a
 fresh process (confirmed). One that its own reproducer clears is noise, one whose reproducer could
 not run is could-not-confirm; either is tried again with another case that shows it, up to

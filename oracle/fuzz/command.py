@@ -98,10 +98,10 @@ def configure(parser):
                           "and a .json case, and reported only once its reproducer fails in a fresh process. The "
                           "engine runs only in sandboxed worker processes (their own process group, a memory limit, "
                           "their output captured).")
-    parser.epilog = ("Root causes come in three classes: 1 wrong at ordinary inputs, 2 wrong only at edge inputs "
-                     "(0, inf, nan, overflow, underflow), 3 Python float semantics where torch has an IEEE answer "
-                     "(shown apart; it counts only with --strict or for micrograd). Replay a campaign or a shard "
-                     "exactly with its --seed (and --shard, --kind, --ops, --cases).")
+    parser.epilog = ("Root causes come in three classes: 1 wrong at ordinary inputs, 2 wrong at the edge of "
+                     "float64 (0, inf, nan, overflow or underflow on the way), 3 Python float semantics where torch "
+                     "answers inf or nan (shown apart; it counts only with --strict or for micrograd). Replay a "
+                     "campaign or a shard exactly with its --seed (and --shard, --kind, --ops, --cases).")
     budget = parser.add_argument_group("budget (default: 60 s when neither is given; both: whichever ends first)")
     budget.add_argument("--seconds", type=positive(float), metavar="S",
                         help="the campaign ends within S + 5 seconds, whatever the engine does")
@@ -141,7 +141,7 @@ def configure(parser):
     parser.add_argument("--replay", metavar="FILE.json",
                         help="re-check a saved finding: print its message and exit 1 if it still fails, 0 if fixed")
     parser.add_argument("--strict", action="store_true",
-                        help="class 3 (Python float semantics where torch has an IEEE answer) counts like classes "
+                        help="class 3 (Python float semantics where torch answers inf or nan) counts like classes "
                              "1 and 2: in --max-findings and the exit status (always on for micrograd and its "
                              "mutants)")
 

@@ -24,7 +24,7 @@ class Patch(NamedTuple):
     description: str
     old: str  # text that occurs once in micrograd/engine.py
     new: str  # what replaces it
-    cls: int = 1  # the class of the bug planted: 1 wrong at ordinary inputs, 2 only at edge inputs
+    cls: int = 1  # the class of the bug planted: 1 wrong at ordinary inputs, 2 at the edge of float64
 
 
 PATCHES = [Patch(*row) for row in [

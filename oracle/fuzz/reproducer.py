@@ -19,6 +19,7 @@ that one (see `oracle.fuzz.confirm`).
 import inspect
 import textwrap
 
+from oracle.fuzz.summary import CLASSES
 from oracle.program import float_source
 from oracle.tolerance import ATOL, RTOL
 
@@ -29,8 +30,6 @@ VERDICT = "verdict: "  # the start of a script's last line
 MISMATCH_KINDS = ("value", "grad", "mlp-value", "mlp-loss", "mlp-grad", "train")
 OWN_VERDICT = ("timeout", "crash", "memory", "tamper")
 
-CLASSES = {1: "wrong at ordinary inputs", 2: "wrong only at edge inputs (0, inf, nan, overflow, underflow)",
-           3: "Python float semantics where torch has an IEEE answer"}
 
 
 def expected_verdict(kind):

@@ -3,8 +3,8 @@ runs (rich on a terminal, a plain line every few seconds otherwise, on stderr), 
 the end (on stdout, and the same as a dict for --summary-json).
 
 The summary lists root causes, not symptoms, in the order that matters to a learner: class 1
-(wrong at ordinary inputs), then class 2 (wrong only at edge inputs), then, in a section of its
-own, class 3 (Python float semantics where torch has an IEEE answer). Each with its line of the
+(wrong at ordinary inputs), then class 2 (wrong at the edge of float64), then, in a section of its
+own, class 3 (Python float semantics where torch answers inf or nan). Each with its line of the
 engine's code, how many cases showed it, and its one best reproducer. A root cause whose
 reproducer could not run is listed with the reason and not counted: with nothing else found, the
 campaign's verdict could not be reached (the fuzz command exits 2).
@@ -22,8 +22,10 @@ from oracle.fuzz.engines import DEFAULT_ENGINE
 from oracle.ops import OPS
 
 PLAIN_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
-CLASSES = {1: "wrong at ordinary inputs", 2: "wrong only at edge inputs (0, inf, nan, overflow, underflow)",
-           3: "Python float semantics where torch has an IEEE answer"}
+# Each class in words (what decides it: oracle.fuzz.diagnose.cause)
+CLASSES = {1: "wrong at ordinary inputs",
+           2: "wrong at the edge of float64: 0, inf, nan, overflow or underflow on the way",
+           3: "Python float semantics where torch answers inf or nan"}
 SECTIONS = {1: "ordinary", 2: "edge", 3: "python_float"}  # the summary JSON's names for the classes
 
 

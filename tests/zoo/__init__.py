@@ -21,12 +21,12 @@ class Expect:
                 #  included), "traversal" (backward()'s walk: order, visited set, merged nodes, seed, recursion depth),
                 #  "raise" (an op or rule raises where torch gives a number, not by float arithmetic), "recursion",
                 #  "no-graph" (an op builds no node / changes its operand), "python-float" (class 3: Python float
-                #  semantics where torch has an IEEE answer), or "none" (a correct engine); two joined by "/" when the
+                #  semantics where torch answers inf or nan), or "none" (a correct engine); two joined by "/" when the
                 #  mistake shows as either, whichever its campaign meets first ("value/raise": wrong at one input,
                 #  raising at another)
     method: str  # the engine method at fault as Python names it: "__mul__", "tanh", "__radd__", "backward", ...;
                  # "" for none
-    classes: tuple  # acceptable classes: 1 wrong at ordinary inputs, 2 only at edge inputs (0, inf, nan, overflow,
+    classes: tuple  # acceptable classes: 1 wrong at ordinary inputs, 2 at the edge of float64 (0, inf, nan, overflow,
                     # underflow, subnormal), 3 Python float semantics; e.g. (1,), (2,), (3,), (2, 3); () for none
     detail: str = ""  # traversal: "order" | "visited" | "merged" | "seed" | "recursion" | "slow"; raise: the exception
                       # type; "" when it may show as more than one (a walk that visits a node again is also slow)

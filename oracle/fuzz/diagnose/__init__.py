@@ -21,8 +21,11 @@ graph (no `_prev`, an unknown `_op`), the cause is the program op's method (`fal
 holds the record and its classes; `nodes` reads a node's numbers and words. Runs in a worker
 process: it calls the engine.
 
-Each Cause has a class: 1 wrong at ordinary inputs, 2 wrong only at edge inputs (±0, ±inf, nan,
-overflow, underflow, subnormals), 3 Python float semantics where torch has an IEEE answer.
+Each Cause has a class, decided by what the difference is (see `cause`): 1 wrong at ordinary inputs,
+2 wrong at the edge of float64 (an edge value on the way, or the engine's formula overflowing on the
+way to torch's number), 3 Python float semantics where torch answers inf or nan (placed, by
+`answer`, at the op whose Python result caused it). `way` says whether a wrong number's way holds an
+edge value.
 """
 from oracle.fuzz.diagnose.cause import Cause, cause, edge, klass
 from oracle.fuzz.diagnose.fallback import fallback, with_entry

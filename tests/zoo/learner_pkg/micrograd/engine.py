@@ -42,9 +42,9 @@ class Value:
         if isinstance(other, Value):  # x ** y
             out = Value(self.data ** other.data, (self, other), '**')
 
-            def _backward():
+            def _backward():  # torch's d/dy is 0 where x is 0 and y >= 0 (math.log(0) would raise)
                 self.grad += 0.0 if other.data == 0 else other.data * self.data ** (other.data - 1) * out.grad
-                other.grad += out.data * math.log(self.data) * out.grad
+                other.grad += 0.0 if self.data == 0 and other.data >= 0 else out.data * math.log(self.data) * out.grad
             out._backward = _backward
             return out
 
@@ -59,8 +59,8 @@ class Value:
     def __rpow__(self, other):  # other ** self, other a number
         out = Value(other ** self.data, (self,), '**')
 
-        def _backward():
-            self.grad += math.log(other) * out.data * out.grad
+        def _backward():  # torch's is 0 where the base is 0 and x >= 0 (math.log(0) would raise)
+            self.grad += 0.0 if other == 0 and self.data >= 0 else math.log(other) * out.data * out.grad
         out._backward = _backward
         return out
 
