@@ -35,15 +35,17 @@ def failed_op(tb, root=""):
     """(Place, answer, operands) for the innermost engine frame of traceback tb that runs an op of
     the table, at the line it was on; answer is torch's, a tuple of floats; operands the op's, its
     constant included. None when no frame runs one whose operands can be read."""
-    found = None
+    frames = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        if graph.is_engine_file(code.co_filename, root):
-            got = frame_answer(tb.tb_frame)
-            if got is not None:
-                found = (Place.of_frame(code, tb.tb_lineno), *got)
+        if graph.function_name(code) in FORMS and graph.is_engine_file(code.co_filename, root):
+            frames.append((tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
-    return found
+    for frame, line in reversed(frames):  # innermost first: torch is asked once, for the op that failed
+        got = frame_answer(frame)
+        if got is not None:
+            return (Place.of_frame(frame.f_code, line), *got)
+    return None
 
 
 def frame_answer(frame):
