@@ -240,7 +240,8 @@ def local_check(program, xs, data, grad, tvals, tgrads):
             want = math.fsum(terms) if all(map(math.isfinite, terms)) else sum(terms)
             allowed += 4 * EPS * sum(abs(t) for t in terms)
         got = grad[i]
-        if not locally_close(got, want, allowed) and not _nearer_exact_gradient(got, want, program, i, data, grad):
+        if not locally_close(got, want, allowed) and not _nearer_exact_gradient(got, want, program, users[i], live,
+                                                                                 data, grad):
             # Every later node passed, so the wrong backward rule is a consumer's (or the seed's).
             rules = sorted({program.instrs[k - n0].op for k, _ in users[i] if live[k]}) or ["seed"]
             return Finding("grad", i, "+".join(rules), list(xs), got, float(tgrads[i]),
@@ -268,19 +269,19 @@ def local_values(program, xs, data, tvals):
     return None
 
 
-def _nearer_exact_gradient(got, want, program, i, data, grad):
-    """Whether the engine's gradient of node i is nearer the exact chain rule (mpmath, from the engine's
-    own operands and upstream gradients) than torch's is: torch flushes a subnormal power to 0
-    (`pow(1.5e159, -2.0)` is 0.0 where it is 4.4e-319), and the engine that keeps it is right."""
-    if not (math.isfinite(got) and math.isfinite(want)) or i == program.n_nodes - 1:
+def _nearer_exact_gradient(got, want, program, users, live, data, grad):
+    """Whether the engine's gradient of a node (users: its consumers, as (node, operand position);
+    live: which nodes the output depends on) is nearer the exact chain rule (mpmath, from the
+    engine's own operands and upstream gradients) than torch's is: torch flushes a subnormal power
+    to 0 (`pow(1.5e159, -2.0)` is 0.0 where it is 4.4e-319), and the engine that keeps it is right."""
+    if not (math.isfinite(got) and math.isfinite(want)) or not users:  # the output's is the seed
         return False
-    live, n0 = program.live(), program.n_inputs
     with mp.workdps(40):
         exact = mp.mpf(0)
-        for k, pos in program.consumers()[i]:
+        for k, pos in users:
             if not live[k]:
                 continue
-            ins = program.instrs[k - n0]
+            ins = program.instrs[k - program.n_inputs]
             try:
                 d = OPS[ins.op].derivs(*[mp.mpf(data[a]) for a in ins.args], ins.c)[pos]
             except (TypeError, ValueError, ZeroDivisionError, OverflowError):
@@ -288,8 +289,7 @@ def _nearer_exact_gradient(got, want, program, i, data, grad):
             exact += mp.mpf(grad[k]) * d
         if not mp.isfinite(exact) or isinstance(exact, mp.mpc):
             return False
-        exact = float(exact)
-    return abs(got - exact) <= max(abs(want - exact), 4 * math.ulp(exact))
+        return _nearer(got, want, float(exact))
 
 
 def _locally_close(got, want, op, args, c):
@@ -305,4 +305,10 @@ def _locally_close(got, want, op, args, c):
             exact = float(op.exact(*[mp.mpf(a) for a in args], c))
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             return False
+    return _nearer(got, want, exact)
+
+
+def _nearer(got, want, exact):
+    """Whether the engine's `got` is at least as near the exact result as torch's `want` (or within 4
+    ulps of it)."""
     return abs(got - exact) <= max(abs(want - exact), 4 * math.ulp(exact))

@@ -166,7 +166,7 @@ def _absent_or_raise(Engine, op, e):
 def _method_named(Engine, code):
     """The op-table method of Engine whose code is `code` (as the class names it: a function assigned
     as `__add__` is `__add__`), else the code's own name."""
-    for name in dict.fromkeys(method_of(o) for o in TABLE):
+    for name in _METHODS:
         if getattr(getattr(Engine, name, None), "__code__", None) is code:
             return name
     return code.co_name
@@ -215,6 +215,7 @@ def _frames(e):
 
 
 _TEMPLATES = frozenset(op.apply.__code__ for op in TABLE)  # the ops' call sites
+_METHODS = tuple(dict.fromkeys(method_of(op) for op in TABLE))  # the engine methods they call
 
 
 def _is_template(code):

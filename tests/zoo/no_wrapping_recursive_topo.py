@@ -1,28 +1,11 @@
 """Mistake: backward() builds the topological order recursively, as in the lecture, so a chain deeper than the
-recursion limit (about 1000) raises RecursionError. And, as the lecture's first version, `+` and `*` do not
-wrap numbers: `x + 1.0` raises AttributeError, so only Value-with-Value forms of them can be tested."""
-from tests.zoo.lecture import Value as Lecture
+recursion limit (about 1000) raises RecursionError. Its `+` and `*` are the lecture's first version, which do not
+wrap numbers (add_mul_no_wrapping): `x + 1.0` is a form it does not take, so only Value-with-Value forms of them
+are tested."""
+from tests.zoo.add_mul_no_wrapping import Value as NoWrapping
 
 
-class Value(Lecture):
-
-    def __add__(self, other):
-        out = type(self)(self.data + other.data, (self, other), '+')
-
-        def _backward():
-            self.grad += out.grad
-            other.grad += out.grad
-        out._backward = _backward
-        return out
-
-    def __mul__(self, other):
-        out = type(self)(self.data * other.data, (self, other), '*')
-
-        def _backward():
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-        out._backward = _backward
-        return out
+class Value(NoWrapping):
 
     def backward(self):
         topo, visited = [], set()

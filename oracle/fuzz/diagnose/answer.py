@@ -73,11 +73,20 @@ def frame_answer(frame):
         op, args, c = forms["none"], [a], None
     else:
         return None
+    answer = torch_answer(op, args, c, rule)
+    return None if answer is None else (answer, (*args, *([c] if c is not None else [])))
+
+
+def torch_answer(op, datas, c, rule=False):
+    """torch's answer for op at operand values `datas`: its value as a 1-tuple, or (rule) its local
+    derivatives; None when an operand is not a number or torch refuses them."""
+    if any(d is None for d in datas):
+        return None
     try:
-        value, grads = torch_local(op, args, c, 1.0)
+        value, grads = torch_local(op, list(datas), c, 1.0)
     except (RuntimeError, TypeError, ValueError):
         return None
-    return (tuple(grads) if rule else (value,)), (*args, *([c] if c is not None else []))
+    return tuple(grads) if rule else (value,)
 
 
 def describe(answer):

@@ -88,11 +88,10 @@ def along(x):
     the edge of float64: non-finite, past 1e300, or below 1e-300 but not zero (an exact zero on the
     way, relu's 0 for a negative input, is ordinary; a zero by underflow is told by its exact value,
     which is tiny)."""
-    try:
-        x = float(x)
+    try:  # compared as it is: an mpmath value of 4e-348 is no float, and would round to 0
+        return not math.isfinite(x) or abs(x) > HUGE or 0.0 < abs(x) < TINY
     except (TypeError, ValueError, OverflowError):
         return True
-    return not math.isfinite(x) or abs(x) > HUGE or 0.0 < abs(x) < TINY
 
 
 # A failure inside the engine's own formula, where torch's answer is an ordinary number: its text starts so.

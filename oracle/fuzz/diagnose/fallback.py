@@ -35,7 +35,7 @@ def fallback(finding, root="", Engine=None, place=None):
     at = f" at {_point(program, point)}" if program is not None and point else ""
     subject = method or (f"the MLP {finding.spec.describe()}" if isinstance(finding, MLPFinding) else "the engine")
     detail = f": {finding.detail}" if finding.detail else ""
-    return cause(_category(finding), method, place, f"{subject} {what}{at}{detail}"[:300], cls)
+    return cause(_category(finding, cls), method, place, f"{subject} {what}{at}{detail}"[:300], cls)
 
 
 def _given(program, point, node):
@@ -60,8 +60,8 @@ def _class(finding, given):
     return failure_class(finding.detail, (finding.torch,) if finding.torch is not None else None, *given)
 
 
-def _category(finding):
-    if finding.kind in ("raise", "complex") and _class(finding, ()) == 3:
+def _category(finding, cls):
+    if finding.kind in ("raise", "complex") and cls == 3:
         return "python-float"
     return {"not-a-number": "value", "grad": "rule", "mlp-value": "value", "mlp-loss": "value",
             "mlp-grad": "rule"}.get(finding.kind, finding.kind)

@@ -5,9 +5,8 @@ torch answers for the op the engine failed in (`answer`, `cause.failure_class`):
 placed at that op's line, wherever the engine raised afterwards."""
 import numbers
 
-from oracle.backends import torch_local
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.answer import describe, failed_op
+from oracle.fuzz.diagnose.answer import describe, failed_op, torch_answer
 from oracle.fuzz.diagnose.cause import cause, failure_class, klass
 from oracle.fuzz.diagnose.nodes import as_float, child_values, expression, method_name, operand_values, zero_grads
 from oracle.fuzz.diagnose.rules import UPSTREAM
@@ -54,13 +53,7 @@ class Raised:
         ins = prog.instrs[len(nodes) - prog.n_inputs] if opname and prog is not None else None
         if ins is None:
             return None
-        datas = [as_float(getattr(nodes[a], "data", None)) for a in ins.args]
-        if any(d is None for d in datas):
-            return None
-        try:
-            return (torch_local(OPS[opname], datas, ins.c, 1.0)[0],)
-        except (RuntimeError, TypeError, ValueError):
-            return None
+        return torch_answer(OPS[opname], [as_float(getattr(nodes[a], "data", None)) for a in ins.args], ins.c)
 
     def _rule_that_raises(self):
         """When backward() raised: the first node (in the order backward applies rules) whose rule
@@ -85,7 +78,7 @@ class Raised:
                                  klass(*self.point, *child_values(v)), type(e).__name__)
                 at, answer, operands = failed_op(e.__traceback__, self.root) or (None, None, ())
                 if answer is None and sem is not None:
-                    answer = _derivatives(sem)
+                    answer = torch_answer(sem.op, child_values(v), sem.c, rule=True)
                 cls = failure_class(name, answer, *self.point, *child_values(v), *operands)
                 if cls == 3 and at is not None:
                     place = at
@@ -114,18 +107,6 @@ class Raised:
             return cause("value", method, place, f"{method or 'an op'} makes a node whose .data is a "
                                                  f"{type(data).__name__} ({data!r:.50}), not a number",
                          klass(*self.point))
-        return None
-
-
-def _derivatives(sem):
-    """torch's local derivatives for a node of known semantics, at its children's values; None when
-    one is not a number."""
-    datas = [as_float(getattr(c, "data", None)) for c in sem.operands]
-    if any(d is None for d in datas):
-        return None
-    try:
-        return tuple(torch_local(sem.op, datas, sem.c, 1.0)[1])
-    except (RuntimeError, TypeError, ValueError):
         return None
 
 

@@ -79,10 +79,10 @@ class Values:
             if same_operands:
                 grads = [grads[0] + grads[1]]  # the one leaf of x * x holds both contributions
             compared = [(got[0], value)] if what == "value" else list(zip(got[1:], grads))
-            results = [x for pair in compared for x in pair]
-            grads_on_way = {id(n): as_float(getattr(n, "grad", None)) for n in way} if what == "grad" else None
             if all(agree(a, b, op.name) for a, b in compared):
                 continue
+            results = [x for pair in compared for x in pair]
+            grads_on_way = {id(n): as_float(getattr(n, "grad", None)) for n in way} if what == "grad" else None
             method = graph.method_of(op)
             place = graph.place_of(getattr(self.Engine, method, None))
             names = [f"x{i}" for i in range(op.arity)] if not same_operands else ["x", "x"]

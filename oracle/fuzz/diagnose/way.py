@@ -7,7 +7,7 @@ import mpmath as mp
 
 from oracle.backends import _real
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.cause import HUGE, TINY, along, klass
+from oracle.fuzz.diagnose.cause import along, klass
 from oracle.fuzz.diagnose.nodes import as_float
 
 MAX_NODES = 2000  # a larger graph (a deep case) is not searched: its class is that of its inputs
@@ -36,7 +36,7 @@ def edge_on_way(nodes, grads=None):
             if data == 0.0 and mp.isfinite(exact) and exact != 0:  # a zero by underflow
                 return True
             derivs = _real(sem.op.derivs, len(args))(*args, sem.c)
-            if any(mp.isfinite(d) and (abs(d) > HUGE or 0 < abs(d) < TINY) for d in derivs):
+            if any(mp.isfinite(d) and along(d) for d in derivs):
                 return True
     return False
 
