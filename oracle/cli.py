@@ -9,9 +9,9 @@ import json
 # The extras of pyproject.toml's [project.optional-dependencies] that a command needs, and the
 # distributions each one installs (tests/test_extras.py checks this against pyproject.toml).
 EXTRAS = {
-    "oracle": ("torch", "numpy", "mpmath", "hypothesis", "rich"),
+    "oracle": ("torch", "numpy", "mpmath", "hypothesis", "rich", "cloudpickle"),
     "viz": ("graphviz",),
-    "train": ("torch", "numpy", "mpmath", "hypothesis", "rich", "scikit-learn", "matplotlib"),
+    "train": ("torch", "numpy", "mpmath", "hypothesis", "rich", "cloudpickle", "scikit-learn", "matplotlib"),
 }
 IMPORT_NAMES = {"scikit-learn": "sklearn"}  # a distribution whose module has another name
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from oracle.check import Report, close
+from oracle.program import float_source
 
 ACTS = ("relu", "tanh", "sigmoid", "linear")
 LOSSES = ("mse", "hinge")
@@ -44,6 +45,24 @@ class MLPSpec:
 
     def describe(self):
         return f"MLP({self.nin}, {list(self.widths)}) act={self.act} loss={self.loss} batch={len(self.X)}"
+
+    def source(self):
+        """The spec as Python a learner reads (a reproducer's SPEC): one line per neuron (its
+        weights, then its bias), one line per example."""
+        sizes = (self.nin,) + tuple(self.widths)
+        lines = ["types.SimpleNamespace(",
+                 f"    nin={self.nin}, widths={list(self.widths)!r}, act={self.act!r}, loss={self.loss!r}, "
+                 f"lr={self.lr!r},",
+                 "    weights=[  # per layer, per neuron: ([its weights], its bias)"]
+        for n, layer in enumerate(self.weights):
+            lines.append(f"        [  # layer {n + 1}: {sizes[n]} input(s) -> {sizes[n + 1]} neuron(s)"
+                         + (", linear" if n == len(self.weights) - 1 else f", {self.act}"))
+            lines += [f"            ([{', '.join(map(float_source, ws))}], {float_source(b)})," for ws, b in layer]
+            lines.append("        ],")
+        lines += ["    ],", "    X=[  # one example per row"]
+        lines += [f"        [{', '.join(map(float_source, row))}]," for row in self.X]
+        lines += ["    ],", f"    y=[{', '.join(map(float_source, self.y))}],  # the targets, one per example", ")"]
+        return "\n".join(lines)
 
 
 def random_mlp(rng, acts=ACTS, losses=LOSSES, max_width=6, max_layers=3, max_batch=6):

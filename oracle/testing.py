@@ -23,6 +23,7 @@ _missing = missing_extra("oracle")
 if _missing:  # one line, rather than torch's ModuleNotFoundError from deep inside
     raise ImportError(f"oracle.testing {_missing}")
 
+import contextlib  # noqa: E402
 import inspect  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
@@ -33,7 +34,7 @@ import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from oracle.check import NodeCheck, compare_nodes  # noqa: E402
-from oracle.fuzz import forkserver  # noqa: E402
+from oracle.fuzz import forkserver, interactive  # noqa: E402
 from oracle.fuzz.campaign import FINISH, Campaign, CampaignError  # noqa: E402
 from oracle.fuzz.cases import KINDS, kind_mix  # noqa: E402
 from oracle.fuzz.causes import Ledger  # noqa: E402
@@ -118,7 +119,11 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
     for a mismatch (bad arguments still raise). None inside a process the oracle started."""
     if _inside_oracle():
         return None
-    spec, paths, display = engine_spec(engine, engine_paths)
+    with _target(engine, engine_paths) as target:
+        return _check(target, ops, seconds, cases, seed, workers, strict, out, max_findings, kind, timeout)
+
+
+def _check(target, ops, seconds, cases, seed, workers, strict, out, max_findings, kind, timeout):
     wanted = _ops(ops)
     seconds, cases = _budget(seconds, cases)
     if kind not in (*KINDS, "all"):
@@ -131,7 +136,7 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
     before = os.environ.get(ACTIVE)
     os.environ[ACTIVE] = "1"  # what the oracle starts from here (reproducer checks) inherits it
     try:
-        summary, ledger, strict = _stages(spec, paths, wanted, kind, seconds, cases, max_findings, seed=seed,
+        summary, ledger, strict = _stages(target, wanted, kind, seconds, cases, max_findings, seed=seed,
                                           workers=workers, strict=strict, out=folder, timeout=timeout)
     except BaseException:
         if temporary:
@@ -144,12 +149,13 @@ def check_engine(engine, *, seconds=None, cases=None, seed=0, workers=1, ops=Non
             os.environ[ACTIVE] = before
     if summary["findings"] or summary["could_not_confirm"]:  # root causes found, whether confirmed or not
         where = f"The reproducers are {'kept' if temporary else 'saved'} in {folder}"
-        return Result(False, f"{failure_message(display, summary, ledger, strict)}\n\n{where}", summary, folder)
+        return Result(False, f"{failure_message(target.display, summary, ledger, strict)}\n\n{where}", summary,
+                      folder)
     if temporary:
         shutil.rmtree(folder, ignore_errors=True)
         summary = _forget_files(summary)
     if summary["no_verdict"]:  # a verdict that could not be reached is no pass
-        return Result(False, f"{display}: no verdict within the budget ({_budget_words(seconds, cases)}): "
+        return Result(False, f"{target.display}: no verdict within the budget ({_budget_words(seconds, cases)}): "
                              f"{summary['no_verdict']}", summary, None if temporary else folder)
     return Result(True, "", summary, None if temporary else folder)
 
@@ -159,23 +165,51 @@ def probe_engine(engine, ops=None, engine_paths=()):
     ops it defines: the campaign's Probe (`.ops`: op name -> OpProbe with `.status` "ok", "absent",
     "broken" or "unprobed" and `.reason`; `.generated()`: the ops cases may use; `.origin`: where
     it was loaded from). TypeError or ValueError when it does not load or cannot be driven."""
-    spec, paths, _ = engine_spec(engine, engine_paths)
     wanted = _ops(ops)
-    _warm()
-    # No folder: a broken op's root cause is not saved (the checks that use the probe save it).
-    run = Campaign(Config(engine=spec, engine_paths=paths, workers=1, out=None, memory_mb=default_memory_mb(1)))
-    try:
-        probe = run.probe(wanted)
-    except CampaignError as e:
-        raise ValueError(_not_loaded(spec, e)) from None
-    finally:
-        run.close()
+    with _target(engine, engine_paths) as target:
+        _warm()
+        # No folder: a broken op's root cause is not saved (the checks that use the probe save it).
+        run = Campaign(target.config(workers=1, out=None, memory_mb=default_memory_mb(1)))
+        try:
+            probe = run.probe(wanted)
+        except CampaignError as e:
+            raise ValueError(_not_loaded(target.spec, e)) from None
+        finally:
+            run.close()
     if probe.undrivable:
-        raise ValueError(f"engine {spec} cannot be driven: {probe.undrivable}")
+        raise ValueError(f"engine {target.spec} cannot be driven: {probe.undrivable}")
     return probe
 
 
 # --- the engine ---
+
+@dataclass(frozen=True)
+class _Target:
+    """The engine a check runs on: a spec the workers import, or a class sent by value."""
+    spec: str  # what messages call it: the spec, or the class and its cell
+    paths: tuple
+    display: str
+    interactive: object = None  # oracle.fuzz.interactive.Interactive
+
+    def config(self, **fields):
+        return Config(engine=self.spec, engine_paths=self.paths, interactive=self.interactive, **fields)
+
+
+@contextlib.contextmanager
+def _target(engine, engine_paths):
+    """The _Target of an engine class or spec. A class with no file (a notebook's, the prompt's,
+    a script's read from standard input) is sent by value; its cells' sources are written to a
+    folder for as long as the check runs."""
+    if not (inspect.isclass(engine) and interactive.defined_interactively(engine)):
+        yield _Target(*engine_spec(engine, engine_paths))
+        return
+    folder = tempfile.mkdtemp(prefix="oracle-cells-")
+    try:
+        inter = interactive.capture(engine, folder)
+        yield _Target(inter.display, (), inter.display, inter)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def engine_spec(engine, engine_paths=()):
     """(spec, engine folders, how to name it) for an engine class or spec. A class is named by its
@@ -207,8 +241,8 @@ def engine_spec(engine, engine_paths=()):
     if file and file.endswith(".py") and os.path.isfile(file):
         return f"{os.path.abspath(file)}:{qualname}", paths, display
     if engine.__module__ in ("__main__", "__mp_main__", "builtins"):
-        raise ValueError(f"{display} has no source file the oracle can import it from (a notebook or the "
-                         f"interactive prompt): put it in a .py file, or give its 'module:attr' spec")
+        raise ValueError(f"{display} has no source file a spec can name (a notebook or the interactive prompt); "
+                         f"check_engine and assert_matches_torch send such a class to their workers by value")
     return f"{engine.__module__}:{qualname}", paths, display
 
 
@@ -268,7 +302,7 @@ def _out(out):
 
 # --- the campaign ---
 
-def _stages(spec, paths, wanted, kind, seconds, cases, max_findings, **common):
+def _stages(target, wanted, kind, seconds, cases, max_findings, **common):
     """(summary, root causes by key, whether class 3 counted) of the campaign, one stage per kind."""
     if kind == "all":
         plan = [(stage, None if seconds is None else seconds * share_s, None if cases is None else
@@ -280,7 +314,7 @@ def _stages(spec, paths, wanted, kind, seconds, cases, max_findings, **common):
         if any(p["findings"] for p in parts):
             break  # a later stage would find the same bug again, in bigger cases
         try:
-            summary, causes, strict = _campaign(spec, paths, wanted, stage, stage_seconds, stage_cases, max_findings,
+            summary, causes, strict = _campaign(target, wanted, stage, stage_seconds, stage_cases, max_findings,
                                                 **common)
         except _CannotRun as e:
             if len(plan) == 1:
@@ -291,7 +325,7 @@ def _stages(spec, paths, wanted, kind, seconds, cases, max_findings, **common):
             if rc.key not in ledger or rc.cls < ledger[rc.key].cls:
                 ledger[rc.key] = rc
     if not parts:
-        raise ValueError(f"engine {spec} defines none of the ops {', '.join(wanted)}")
+        raise ValueError(f"engine {target.spec} defines none of the ops {', '.join(wanted)}")
     return _merge(parts, strict), ledger, strict
 
 
@@ -299,13 +333,14 @@ class _CannotRun(Exception):
     """A stage's kind cannot run with the ops the engine has."""
 
 
-def _campaign(spec, paths, wanted, kind, seconds, cases, max_findings, *, seed, workers, strict, out, timeout):
+def _campaign(target, wanted, kind, seconds, cases, max_findings, *, seed, workers, strict, out, timeout):
     """(summary, root causes, whether class 3 counted) of one campaign, as `python -m oracle fuzz`
     runs it."""
     _warm()
-    cfg = Config(engine=spec, engine_paths=tuple(paths), seed=seed, kind=kind, workers=workers, strict=strict,
-                 cases=cases, seconds=seconds, max_findings=max_findings, out=out, timeout=timeout,
-                 memory_mb=default_memory_mb(workers), start=time.monotonic())
+    spec = target.spec
+    cfg = target.config(seed=seed, kind=kind, workers=workers, strict=strict, cases=cases, seconds=seconds,
+                        max_findings=max_findings, out=out, timeout=timeout, memory_mb=default_memory_mb(workers),
+                        start=time.monotonic())
     if kind == "deep":
         cfg.reduce_seconds = min(cfg.reduce_seconds, DEEP_REDUCE)
     run = Campaign(cfg)

@@ -93,8 +93,9 @@ def run_plain(python, cwd, argv):
 
 def test_plain_install_has_none_of_the_extras(plain_python, tmp_path):
     r = subprocess.run([plain_python, "-c", "import importlib.util as u; "
-                        "print([m for m in ('torch', 'numpy', 'mpmath', 'hypothesis', 'rich', 'graphviz', 'sklearn', "
-                        "'matplotlib') if u.find_spec(m)])"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                        "print([m for m in ('torch', 'numpy', 'mpmath', 'hypothesis', 'rich', 'cloudpickle', "
+                        "'graphviz', 'sklearn', 'matplotlib') if u.find_spec(m)])"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
     assert r.stdout == "[]\n", r.stderr
 
 

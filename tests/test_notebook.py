@@ -43,3 +43,14 @@ def test_the_fuzzed_engine_shows_its_own_mistake_and_the_reproducer_its_exit_sta
     assert f"tests/zoo/mul_assigns_grad.py:{n}  {line.strip()}" in printed
     assert "it assigns (=) where it should add (+=)" in printed
     assert "exit status 1" in printed and "exit status 0" in printed
+
+
+def test_the_value_written_in_a_cell_is_checked_and_its_mistake_named_at_its_cell_and_line():
+    code = [c for c in cells() if c["cell_type"] == "code"]
+    (engine,) = [c for c in code if text(c["source"]).lstrip().startswith("import math\n\n\nclass Value:")]
+    wrong = "self.grad += (1 + t**2) * out.grad"
+    line = next(n for n, s in enumerate(text(engine["source"]).splitlines(), 1) if wrong in s)
+    checks = [text(o.get("text", "")) for c in code[code.index(engine) + 1:] for o in c["outputs"]]
+    assert f"Value (In [{engine['execution_count']}]) does not match PyTorch float64: 1 root cause" in checks[0]
+    assert f"at In [{engine['execution_count']}], line {line}  {wrong}\n" in checks[0]
+    assert checks[1].endswith(" cases, no root cause\n"), checks[1]  # tanh fixed in a cell of its own

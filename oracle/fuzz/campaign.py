@@ -51,7 +51,7 @@ class Campaign:
         self.cfg = config
         self.stats = Stats()
         self.job = Job(config.engine, tuple(config.engine_paths), config.timeout, config.deadline,
-                       config.reduce_seconds, config.memory_mb)
+                       config.reduce_seconds, config.memory_mb, config.interactive)
         self.folder = tempfile.mkdtemp(prefix="oracle-campaign-")  # the workers' output files
         self.pool = []
         self.here = None  # the State when cases run in this process

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from oracle.fuzz import sandbox
+from oracle.fuzz import graph, sandbox
 from oracle.fuzz.store import FindingStore, file_name
 from oracle.mlp import MLPFinding
 
@@ -310,7 +310,8 @@ def case_rank(finding, cause):
 
 def _where(cause):
     if cause.first:
-        stem = cause.file.rsplit("/", 1)[-1].split(",")[0].removesuffix(".py").lstrip("<")
+        name = cause.file.rsplit("/", 1)[-1]
+        stem = (graph.cell(name) or name.split(",")[0].removesuffix(".py")).lstrip("<")
         return f"{stem}-{cause.first}"
     return cause.detail or cause.category
 

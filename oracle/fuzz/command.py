@@ -269,6 +269,10 @@ def replay(args):
         raise UsageError(f"{path}: cannot read a finding: {one_line(e)}") from None
     if not isinstance(saved, dict):
         raise UsageError(f"{path}: not a finding")
+    if args.engine is None and saved.get("engine_has_file") is False:
+        raise UsageError(f"{path}: its engine, {saved.get('engine_spec')}, has no file to load it from (it was "
+                         f"defined in a notebook, at the prompt or in a script read from standard input): give "
+                         f"--engine path/to/engine.py:Value")
     spec = _spec(args.engine if args.engine is not None else saved.get("engine") or DEFAULT_ENGINE)
     paths = list(args.engine_path)
     if args.engine is None and saved.get("engine_root") and os.path.isdir(saved["engine_root"]):

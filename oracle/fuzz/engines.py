@@ -76,6 +76,10 @@ class Origin:
     ours: bool  # this project's own micrograd.engine.Value
     micrograd: bool  # ours or one of its mutants: it promises torch's results at singular points too
     paths: tuple = ()  # the folders it may import from besides root (--engine-path), as absolute paths
+    # An engine with no file of its own (a notebook's cell, see oracle.fuzz.interactive): the sections of
+    # a reproducer that can define it, best first (its source, its pickle); the reproducer then loads it
+    # from itself, `__main__:attr`. () for the others.
+    inline: tuple = ()
 
     @property
     def importable(self):
@@ -87,7 +91,7 @@ class Origin:
         return f"{self.spec} from {where}" + (" (this project's own micrograd)" if self.ours else "")
 
     def to_json(self):
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "inline"}
 
 
 def folders(engine_paths):

@@ -54,8 +54,10 @@ def _cause(i, row, rc):
     if row["reproducer"] and saved is not None:
         lines += [f"   reproducer: python {row['reproducer']}",
                   "     (exits 1 while the bug is there, 0 once it is fixed; `python that.py module:Value` runs it on "
-                  "another engine)",
-                  f"   replay:     python -m oracle fuzz --replay {row['json']}"]
+                  "another engine)"]
+        # a notebook's class has no file for a replay to load it from: its reproducer defines it
+        lines += [f"   replay:     python -m oracle fuzz --replay {row['json']}"] if saved.get(
+            "engine_has_file", True) else []
     return lines
 
 

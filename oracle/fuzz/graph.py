@@ -21,6 +21,9 @@ ORACLE = str(pathlib.Path(__file__).resolve().parents[1])  # the oracle package:
 _LIBRARY = tuple(str(pathlib.Path(p).resolve()) for p in {sysconfig.get_path(k) for k in ("stdlib", "purelib",
                                                                                              "platlib")} if p)
 MUTANT_FILE = "<micrograd/engine.py"  # the pseudo-file of oracle.fuzz.mutants' engines
+# The suffix of a file that holds a notebook cell's source, or the prompt's (`In [7].cell`): an engine
+# defined there has no file of its own (see oracle.fuzz.interactive), and its lines are the cell's.
+CELL = ".cell"
 
 # `_op` -> (op-table op, number of operands). Names a learner might write are accepted too.
 _NAMED = {"+": "add", "add": "add", "*": "mul", "mul": "mul", "/": "div", "div": "div", "relu": "relu",
@@ -125,12 +128,22 @@ class Place:
         return linecache.getline(self.file, self.line).strip() if self.line else ""
 
     def show(self, root=""):
-        return f"{short(self.file, root)}:{self.line}" + (f"  {self.text}" if self.text else "")
+        """`file:line  text`, or `In [7], line 3  text` in a notebook's cell."""
+        label = cell(self.file, root)
+        where = f"{label}, line {self.line}" if label else f"{short(self.file, root)}:{self.line}"
+        return where + (f"  {self.text}" if self.text else "")
 
 
 def short(file, root=""):
     """A file as the learner names it: relative to the folder the engine was imported from."""
     return os.path.relpath(file, root) if root and file.startswith(root.rstrip(os.sep) + os.sep) else file
+
+
+def cell(file, root=""):
+    """The notebook cell (or the prompt's input) a file holds, as the notebook names it: `In [7]`;
+    None for any other file (see CELL)."""
+    name = short(file, root)
+    return name[:-len(CELL)] if name.endswith(CELL) else None
 
 
 def function_name(code):

@@ -13,6 +13,7 @@ from oracle.fuzz.timeouts import TIMEOUT
 class Config:
     engine: str = DEFAULT_ENGINE  # the spec as the user gave it: workers load the engine from it
     engine_paths: tuple = ()  # folders to look in first (--engine-path)
+    interactive: object = None  # an engine with no file, sent by value (oracle.testing); `engine` then names it
     seed: int = 0
     kind: str = "all"  # one of cases.KINDS, or all for the mix
     shard: tuple = (1, 1)  # (K, N): run cases with i % N == K-1

@@ -6,7 +6,8 @@ an input (a gradient), so what the script compares, with the tolerance that flag
 failing node. An MLP finding becomes the oracle's own neuron and training code (copied in with
 `inspect`, so the two cannot drift) and the spec's weights as a table. Each script starts with
 the root cause in words, at the learner's own line. It imports only torch and the engine, never
-`oracle`, and imports the engine from where the campaign found it.
+`oracle`, and imports the engine from where the campaign found it; an engine with no file of its
+own (a notebook's class, see `oracle.fuzz.interactive`) it defines itself, at its end.
 
 Every script ends its output with one verdict line, `verdict: WHAT`, and exits 0 for `pass`, 1
 for any other: `mismatch` (a value or gradient not close to torch's), `raise` (the engine raised),
@@ -19,6 +20,7 @@ that one (see `oracle.fuzz.confirm`).
 import inspect
 import textwrap
 
+from oracle.fuzz import inline
 from oracle.fuzz.summary import CLASSES
 from oracle.program import float_source
 from oracle.tolerance import ATOL, RTOL
@@ -29,7 +31,6 @@ VERDICT = "verdict: "  # the start of a script's last line
 # mismatch, an exception from the engine a raise; the kinds a worker cannot survive are their own.
 MISMATCH_KINDS = ("value", "grad", "mlp-value", "mlp-loss", "mlp-grad", "train")
 OWN_VERDICT = ("timeout", "crash", "memory", "tamper")
-
 
 
 def expected_verdict(kind):
@@ -64,7 +65,7 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None, memory_
     """A standalone script: the MLPSpec's network built from the engine's Value with the oracle's
     own neuron code and as a torch float64 twin, trained for `steps` SGD steps; it prints the
     first mismatch and exits 1 while there is one, 0 once fixed."""
-    data = f"SPEC = {spec_table(spec)}\nSTEPS = {int(steps)}  # SGD steps to train; every step is compared\n" \
+    data = f"SPEC = {spec.source()}\nSTEPS = {int(steps)}  # SGD steps to train; every step is compared\n" \
            f"KIND = {finding.kind if finding is not None else ''!r}  # what the oracle saw\n" + _limits(finding)
     from oracle import mlp  # torch: only a store that records an MLP finding imports it
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (
@@ -86,24 +87,6 @@ def tamper_reproducer_source(origin, cause, memory_mb=0):
                    _TAMPER.replace("{shared}", shared), memory_mb)
 
 
-def spec_table(spec):
-    """An MLPSpec as Python a learner reads: one line per neuron (its weights, then its bias), one
-    line per example."""
-    sizes = (spec.nin,) + tuple(spec.widths)
-    lines = ["types.SimpleNamespace(",
-             f"    nin={spec.nin}, widths={list(spec.widths)!r}, act={spec.act!r}, loss={spec.loss!r}, lr={spec.lr!r},",
-             "    weights=[  # per layer, per neuron: ([its weights], its bias)"]
-    for n, layer in enumerate(spec.weights):
-        lines.append(f"        [  # layer {n + 1}: {sizes[n]} input(s) -> {sizes[n + 1]} neuron(s)"
-                     + (", linear" if n == len(spec.weights) - 1 else f", {spec.act}"))
-        lines += [f"            ([{', '.join(map(float_source, ws))}], {float_source(b)})," for ws, b in layer]
-        lines.append("        ],")
-    lines += ["    ],", "    X=[  # one example per row"]
-    lines += [f"        [{', '.join(map(float_source, row))}]," for row in spec.X]
-    lines += ["    ],", f"    y=[{', '.join(map(float_source, spec.y))}],  # the targets, one per example", ")"]
-    return "\n".join(lines)
-
-
 def _title(cause, what, root=""):
     if cause is None:
         return what
@@ -118,9 +101,15 @@ def _script(title, about, origin, imports, data, body, memory_mb=0):
     """A reproducer: the shared header (docstring, engine loading, tolerance, close), then body."""
     imports = "\n".join(f"import {m}" for m in sorted(("importlib", "math", "os", "resource", "sys", *imports)))
     doc = title.replace("\\", "\\\\").replace('"""', "'''")  # the learner's source line may hold either
-    return _HEADER.format(title=doc, about=about, engine=origin.importable, root=origin.root or None,
-                          paths=list(origin.paths), file=origin.file or None, imports=imports, atol=ATOL,
-                          rtol=RTOL, data=data, cause=repr(title), memory=int(memory_mb)) + body + _FOOTER
+    fields = dict(title=doc, about=about, engine=origin.importable, default=origin.importable,
+                  root=origin.root or None, paths=list(origin.paths), file=origin.file or None, imports=imports,
+                  atol=ATOL, rtol=RTOL, data=data, cause=repr(title), memory=int(memory_mb))
+    if origin.inline:  # an engine with no file of its own: the script defines it, at its end
+        fields.update(engine=f"__main__:{origin.attr}", default=f"the {origin.attr} class at the end of this file",
+                      root=None, paths=[], file=None)
+        script = _HEADER.format(**fields) + body
+        return f"{script}\n\n\n{inline.section(script, origin.inline).rstrip()}\n{_FOOTER}"
+    return _HEADER.format(**fields) + body + _FOOTER
 
 
 _HEADER = '''\
@@ -128,7 +117,7 @@ _HEADER = '''\
 
 {about}
 
-    python <this file> [module:attr]    (default engine: {engine})
+    python <this file> [module:attr]    (default engine: {default})
 """
 {imports}
 

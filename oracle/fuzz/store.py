@@ -269,6 +269,7 @@ def _common(case, meta, origin, cause, exit_code):
         "class": cause.cls if cause is not None else None,
         "engine": origin.importable,
         "engine_spec": origin.spec,
+        "engine_has_file": not origin.inline,  # False: a notebook's class; its reproducer defines it
         "engine_root": origin.root,
         "engine_file": origin.file,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

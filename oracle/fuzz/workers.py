@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from oracle.check import Finding, check_program
-from oracle.fuzz import deep, engines, graph, sandbox, tamper
+from oracle.fuzz import deep, engines, graph, interactive, sandbox, tamper
 from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
 from oracle.fuzz.causes import case_rank
 from oracle.fuzz.diagnose import diagnose, fallback
@@ -46,6 +46,7 @@ class Job:
     deadline: float | None = None  # time.monotonic() when the campaign ends: reductions stop there too
     reduce_seconds: float = REDUCE_SECONDS
     memory_mb: int = 0  # what the engine may allocate beyond the worker's own needs; 0: no limit
+    interactive: object = None  # an engine with no file: the class by value (oracle.fuzz.interactive), not `engine`
 
 
 @dataclass
@@ -68,7 +69,10 @@ def load(job, capture=None, sandboxed=False, watch=None):
     """The State of a process that loads job's engine: ("ready", origin, tamper, methods, undrivable)
     is what it tells the campaign. Raises EngineSpecError for an engine that does not load."""
     snap = tamper.snapshot()
-    Engine, origin = engines.load(job.engine, job.engine_paths, sandboxed)
+    if job.interactive is not None:
+        Engine, origin = interactive.load(job.interactive)
+    else:
+        Engine, origin = engines.load(job.engine, job.engine_paths, sandboxed)
     changes = tamper.restore(snap)
     methods = {}  # op -> the Place of the engine's method for it, to name findings the worker cannot
     for op in OPS.values():

@@ -44,7 +44,7 @@ class Cause:
         is one about powers."""
         via = f" via {self.entry}" if self.cls == 3 and self.entry and self.entry != self.method else ""
         if self.first:
-            name = graph.short(self.file, root)
+            name = graph.cell(self.file, root) or graph.short(self.file, root)
             return f"{name if name != self.file else os.path.basename(self.file)}:{self.first}{via}"
         return f"{self.category}:{self.detail or self.method or 'engine'}{via}"
 

@@ -1,0 +1,180 @@
+"""An engine with no file of its own: written in a notebook's cells, or in a script read from
+standard input. The test API sends it to its workers by value and runs the same campaign as for
+a file; the root cause names the cell, its line and the line's text; the reproducer carries the
+class's source (or, when Python kept none, its pickle) and runs anywhere.
+
+The notebook is tests/data/notebook_engines.ipynb, run in a real IPython kernel by nbclient; the
+cells are otherwise made here as IPython makes them: compiled under a file name of their own, their
+source kept in linecache."""
+import linecache
+import pathlib
+import pickle
+import re
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from oracle.fuzz import graph, interactive  # noqa: E402
+from oracle.fuzz.engines import Origin  # noqa: E402
+from oracle.fuzz.reproducer import reproducer_source  # noqa: E402
+from oracle.program import Instr, Program  # noqa: E402
+from tests.zoo import ZOO_DIR  # noqa: E402
+
+NOTEBOOK = pathlib.Path(__file__).parent / "data" / "notebook_engines.ipynb"
+LECTURE = (ZOO_DIR / "lecture.py").read_text(encoding="utf-8").split('"""', 2)[2].lstrip("\n")
+RIGHT, WRONG = "self.grad += (1 - t**2) * out.grad", "self.grad += (1 + t**2) * out.grad"
+
+
+def reproducer_of(message):
+    found = re.search(r"reproducer: python (\S+\.py)", message)
+    assert found, message
+    return pathlib.Path(found[1])
+
+
+def run(script, cwd):
+    return subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def line_of(source, text):
+    """The 1-based line of `text` in `source`."""
+    return next(n for n, line in enumerate(source.splitlines(), 1) if text in line)
+
+
+# --- end to end: a notebook in a kernel, a script read from standard input ---
+
+def test_a_notebooks_two_engines_one_right_one_wrong_in_a_real_kernel(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.source for c in code[::2]] == [LECTURE.rstrip(), LECTURE.replace(RIGHT, WRONG).rstrip()]
+    checked = code[1].outputs
+    assert [o.output_type for o in checked] == ["stream"] and checked[0].text.endswith(" cases, no root cause\n")
+    (error,) = code[3].outputs
+    assert error.output_type == "error" and error.ename == "AssertionError"
+    report = error.evalue
+    assert report.startswith("Value (In [3]) does not match PyTorch float64: 1 root cause"), report
+    assert "1. class 1 (wrong at ordinary inputs): the backward rule of a.tanh()" in report
+    assert f"at In [3], line {line_of(code[2].source, WRONG)}  {WRONG}\n" in report
+    # the report is the error's text: what the notebook shows first is the call, then the report
+    frames = [re.sub(r"\x1b\[[0-9;]*m", "", t) for t in error.traceback]
+    assert "assert_matches_torch(Value, seconds=5, seed=0)" in frames[2], frames  # after the banner
+    assert len([f for f in frames if "oracle" + "/" in f]) == 1, frames  # the one that raises
+    script = reproducer_of(report)
+    assert script.name.startswith("class1-tanh-In__3_-") and f"saved in {script.parent}" in report.replace(
+        "kept", "saved")
+    assert run(script, tmp_path).returncode == 1
+    fixed = tmp_path / "fixed.py"
+    fixed.write_text(script.read_text(encoding="utf-8").replace(WRONG, RIGHT), encoding="utf-8")
+    done = run(fixed, tmp_path)
+    assert done.returncode == 0 and done.stdout.endswith("verdict: pass\n"), done.stdout + done.stderr
+
+
+def test_a_script_read_from_standard_input_is_checked_without_running_it_again(tmp_path):
+    check = "\nfrom oracle.testing import assert_matches_torch\nassert_matches_torch(Value, seconds=3, seed=0)\n"
+    script = LECTURE + check + "print('the first engine passed')\n" + LECTURE.replace(RIGHT, WRONG) + check
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path,
+                          timeout=300)
+    assert done.returncode == 1 and done.stdout == "the first engine passed\n", done.stdout + done.stderr
+    report = done.stderr.split("AssertionError: ", 1)[1]
+    assert report.startswith("Value (<stdin>) does not match PyTorch float64: 1 root cause"), report
+    wrong = len(LECTURE.splitlines()) + len(check.splitlines()) + 1 + line_of(LECTURE, RIGHT)
+    assert f"   at <stdin>, line {wrong}\n" in report  # Python keeps no source of standard input: no text
+    reproducer = reproducer_of(report)
+    assert "replay:" not in report  # there is no file a replay could load the class from
+    replay = subprocess.run([sys.executable, "-m", "oracle", "fuzz", "--replay", str(reproducer.with_suffix(".json"))],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert replay.returncode == 2 and "has no file to load it from" in replay.stderr, replay.stderr
+    text = reproducer.read_text(encoding="utf-8")
+    assert "because Python keeps no source of <stdin>, where Value was defined" in " ".join(
+        text.replace("#", "").split())
+    assert run(reproducer, tmp_path).returncode == 1
+
+
+# --- what capture keeps, and what a worker loads ---
+
+def cell(namespace, n, source, monkeypatch):
+    """Run `source` as IPython runs cell In [n]: compiled under a file name of its own, the source in
+    linecache."""
+    name = f"<ipython-input-{n}-0123456789ab>"
+    monkeypatch.setitem(linecache.cache, name, (len(source), None, source.splitlines(True), name))
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102 (this test's own source)
+
+
+def notebook(monkeypatch, *cells):
+    namespace = {"__name__": "__main__"}
+    for n, source in enumerate(cells, 1):
+        cell(namespace, n, source, monkeypatch)
+    return namespace
+
+
+HELPERS = "import math as m\nfrom fractions import Fraction\nSCALE = 2.0\n\ndef double(x):\n    return SCALE * x\n"
+ENGINE = '''\
+class Value:
+    def __init__(self, data):
+        self.data = data
+
+    def scaled(self):
+        return Value(double(self.data) + m.pi * 0 + float(Fraction(0)))
+'''
+LATER = "def shout(self):\n    return str(self.data).upper()\n\nValue.shout = shout\n"
+
+
+def test_the_source_of_a_class_and_of_what_it_uses_from_other_cells(monkeypatch, tmp_path):
+    ns = notebook(monkeypatch, HELPERS, ENGINE, LATER)
+    got = interactive.capture(ns["Value"], tmp_path)
+    assert got.display == "Value (In [2])" and len(got.inline) == 2
+    source = got.inline[0]
+    assert source.startswith("# --- The engine: Value, as In [2] defined it, with what its code uses from In [1], "
+                             "In [3]. ---\n")
+    for text in ("import math as m", "from fractions import Fraction", "SCALE = 2.0", "def double(x):", ENGINE,
+                 "Value.shout = shout"):
+        assert text in source, text
+    assert "pickled by cloudpickle" in got.inline[1]
+    # the source defines the class as the notebook did: a fresh Python runs it
+    check = source + "\nprint(Value(1.5).scaled().data, Value(2).shout())\n"
+    done = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "3.0 2\n", done.stderr
+    assert {pathlib.Path(w).name for _, w in got.files} == {"In [1].cell", "In [2].cell", "In [3].cell"}
+
+
+def test_a_global_that_is_not_source_leaves_the_pickle_and_says_why(monkeypatch, tmp_path):
+    engine = "class Value:\n    def __init__(self, data):\n        self.data = data\n        registry.append(self)\n"
+    ns = notebook(monkeypatch, "registry = [object()]\n", engine)
+    (only,) = interactive.capture(ns["Value"], tmp_path).inline
+    assert "because its code uses the global registry, a list, which cannot be written as source" in " ".join(
+        only.replace("#", "").split())
+
+
+WORKER = """
+import pickle, sys
+from oracle.fuzz import graph, interactive
+Engine, origin = interactive.load(pickle.load(sys.stdin.buffer))
+print(Engine(1.5).scaled().data, graph.place_of(Engine.scaled).show(origin.root), origin.root, sep="|")
+"""
+
+
+def test_a_worker_loads_the_class_with_its_lines_in_the_cells_it_was_written_in(monkeypatch, tmp_path):
+    ns = notebook(monkeypatch, HELPERS, ENGINE)
+    got = interactive.capture(ns["Value"], tmp_path)
+    # in a process of its own, as a worker: in the caller's, cloudpickle would give back the class itself
+    done = subprocess.run([sys.executable, "-c", WORKER], input=pickle.dumps(got), capture_output=True, timeout=120)
+    assert done.stdout.decode() == f"3.0|In [2], line 5  def scaled(self):|{tmp_path}\n", done.stderr.decode()
+    assert graph.place_of(ns["Value"].scaled).file.startswith("<ipython-input-2-")  # the caller's is untouched
+
+
+def test_a_reproducer_takes_the_pickle_when_the_source_would_rebind_one_of_its_names():
+    program = Program(1, (Instr("tanh", (0,)),))
+    pickled = "import pickle\n\nValue = None  # the pickle section\n"
+    for source, used in (("import math\n\n\nclass Value:\n    pass\n", "source"),
+                         ("from time import time\n\n\nclass Value:\n    pass\n", "pickle")):  # it uses `time`
+        origin = Origin("Value (In [2])", "__main__", "Value", "", "", False, False, inline=(source, pickled))
+        script = reproducer_source(program, [0.5], origin)
+        engine = script.rsplit('\nif __name__ == "__main__":', 1)[0].rstrip()
+        assert engine.endswith(source.rstrip() if used == "source" else pickled.rstrip()), engine[-300:]
+        assert "ENGINE = '__main__:Value'" in script and "ENGINE_ROOT = None" in script
