@@ -7,7 +7,8 @@
         assert_matches_torch(Value, seconds=5, seed=0)
 
 `assert_matches_torch` runs the same campaign as `python -m oracle fuzz`, on the same sandboxed
-worker processes (the engine is imported there, never in the calling process), from a fixed seed;
+worker processes (the engine is imported there, never in the calling process; a class written in a
+notebook is sent there by value, see `oracle.fuzz.interactive`), from a fixed seed;
 on a mismatch it raises an AssertionError that names each root cause, its class, the engine's
 own line and the reduced reproducer (the short `f`, the point, expected vs actual). `check_engine`
 runs the same and returns what it found instead of raising; `probe_engine` says which ops an
@@ -81,7 +82,9 @@ def assert_matches_torch(engine, *, seconds=None, cases=None, seed=0, workers=1,
 
     engine: the engine's class (its `Value`), or a spec, `module:attr` or `path/to/file.py:attr`.
       A class is imported in the workers from its source file, so one defined in a test file or in
-      a script run as `__main__` works too; one defined inside a function does not.
+      a script run as `__main__` works too; one with no file (defined in a notebook's cell, at the
+      interactive prompt, in a script read from standard input) is sent to them by value, and its
+      reproducer carries its source. One defined inside a function of a file does not work.
     seconds, cases: the budget, whichever ends first (default: 5 seconds). Cases start until
       `seconds` have passed; reducing and confirming what was found takes a few seconds more.
     seed: the campaign's seed (default 0: the same cases every run).
@@ -258,9 +261,9 @@ def _short(x):
 
 
 def _inside_oracle():
-    """Whether this process was started by a check (a worker re-importing the main script, a
-    reproducer check importing the engine's module): a call at the top level of the engine's own
-    file must not start a campaign of its own there."""
+    """Whether this process was started by a check (a worker or a reproducer check importing the
+    engine's module): a call at the top level of the engine's own file must not start a campaign of
+    its own there."""
     return bool(os.environ.get(ACTIVE)) or multiprocessing.current_process().name == "oracle-worker"
 
 

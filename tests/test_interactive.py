@@ -6,6 +6,7 @@ class's source (or, when Python kept none, its pickle) and runs anywhere.
 The notebook is tests/data/notebook_engines.ipynb, run in a real IPython kernel by nbclient; the
 cells are otherwise made here as IPython makes them: compiled under a file name of their own, their
 source kept in linecache."""
+import json
 import linecache
 import pathlib
 import pickle
@@ -21,6 +22,7 @@ from oracle.fuzz import graph, interactive  # noqa: E402
 from oracle.fuzz.engines import Origin  # noqa: E402
 from oracle.fuzz.reproducer import reproducer_source  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
+from oracle.testing import check_engine  # noqa: E402
 from tests.zoo import ZOO_DIR  # noqa: E402
 
 NOTEBOOK = pathlib.Path(__file__).parent / "data" / "notebook_engines.ipynb"
@@ -75,15 +77,20 @@ def test_a_notebooks_two_engines_one_right_one_wrong_in_a_real_kernel(tmp_path):
     assert done.returncode == 0 and done.stdout.endswith("verdict: pass\n"), done.stdout + done.stderr
 
 
+def python_stdin(script, cwd):
+    return subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
 def test_a_script_read_from_standard_input_is_checked_without_running_it_again(tmp_path):
-    check = "\nfrom oracle.testing import assert_matches_torch\nassert_matches_torch(Value, seconds=3, seed=0)\n"
-    script = LECTURE + check + "print('the first engine passed')\n" + LECTURE.replace(RIGHT, WRONG) + check
-    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path,
-                          timeout=300)
-    assert done.returncode == 1 and done.stdout == "the first engine passed\n", done.stdout + done.stderr
+    # the three calls of the test API; the workers would die if they tried to run this script again
+    first = ("\nfrom oracle.testing import assert_matches_torch, check_engine, probe_engine\n"
+             "print(probe_engine(Value).ops['tanh'].status, check_engine(Value, seconds=3, seed=0).passed)\n")
+    second = "\nassert_matches_torch(Value, seconds=3, seed=0)\n"
+    done = python_stdin(LECTURE + first + LECTURE.replace(RIGHT, WRONG) + second, tmp_path)
+    assert done.returncode == 1 and done.stdout == "ok True\n", done.stdout + done.stderr
     report = done.stderr.split("AssertionError: ", 1)[1]
     assert report.startswith("Value (<stdin>) does not match PyTorch float64: 1 root cause"), report
-    wrong = len(LECTURE.splitlines()) + len(check.splitlines()) + 1 + line_of(LECTURE, RIGHT)
+    wrong = len(LECTURE.splitlines()) + len(first.splitlines()) + line_of(LECTURE, RIGHT)
     assert f"   at <stdin>, line {wrong}\n" in report  # Python keeps no source of standard input: no text
     reproducer = reproducer_of(report)
     assert "replay:" not in report  # there is no file a replay could load the class from
@@ -94,6 +101,24 @@ def test_a_script_read_from_standard_input_is_checked_without_running_it_again(t
     assert "because Python keeps no source of <stdin>, where Value was defined" in " ".join(
         text.replace("#", "").split())
     assert run(reproducer, tmp_path).returncode == 1
+
+
+def verdicts(summary):
+    """Each root cause of a campaign: its class, its words and its line."""
+    return sorted((r["class"], r["summary"], re.findall(r"(?::|, line )(\d+)", r["where"])[:1])
+                  for rows in summary["classes"].values() for r in rows)
+
+
+def test_the_same_class_from_standard_input_and_from_a_file_gets_the_same_verdicts(tmp_path):
+    wrong = LECTURE.replace(RIGHT, WRONG)
+    (tmp_path / "engine.py").write_text(wrong, encoding="utf-8")  # the same lines as the script's
+    check = dict(cases=120, seed=0, kind="expr")
+    done = python_stdin(wrong + f"\nimport json\nfrom oracle.testing import check_engine\n"
+                                f"print(json.dumps(check_engine(Value, **{check!r}).summary))\n", tmp_path)
+    from_stdin = json.loads(done.stdout)
+    from_file = check_engine(f"{tmp_path / 'engine.py'}:Value", **check).summary
+    assert from_stdin["cases"] == from_file["cases"] == 120 and from_stdin["findings"] == from_file["findings"] == 1
+    assert verdicts(from_stdin) == verdicts(from_file) and len(verdicts(from_file)) > 1, verdicts(from_file)
 
 
 # --- what capture keeps, and what a worker loads ---
@@ -113,11 +138,22 @@ def notebook(monkeypatch, *cells):
     return namespace
 
 
-HELPERS = "import math as m\nfrom fractions import Fraction\nSCALE = 2.0\n\ndef double(x):\n    return SCALE * x\n"
-ENGINE = '''\
-class Value:
+HELPERS = '''\
+import math as m
+from fractions import Fraction
+SCALE = 2.0
+
+def double(x):
+    return SCALE * x
+
+class Node:
     def __init__(self, data):
         self.data = data
+'''
+ENGINE = '''\
+class Value(Node):
+    def pad(self):
+        pass
 
     def scaled(self):
         return Value(double(self.data) + m.pi * 0 + float(Fraction(0)))
@@ -132,8 +168,8 @@ def test_the_source_of_a_class_and_of_what_it_uses_from_other_cells(monkeypatch,
     source = got.inline[0]
     assert source.startswith("# --- The engine: Value, as In [2] defined it, with what its code uses from In [1], "
                              "In [3]. ---\n")
-    for text in ("import math as m", "from fractions import Fraction", "SCALE = 2.0", "def double(x):", ENGINE,
-                 "Value.shout = shout"):
+    for text in ("import math as m", "from fractions import Fraction", "SCALE = 2.0", "def double(x):",
+                 "class Node:", ENGINE, "Value.shout = shout"):
         assert text in source, text
     assert "pickled by cloudpickle" in got.inline[1]
     # the source defines the class as the notebook did: a fresh Python runs it
@@ -149,6 +185,15 @@ def test_a_global_that_is_not_source_leaves_the_pickle_and_says_why(monkeypatch,
     (only,) = interactive.capture(ns["Value"], tmp_path).inline
     assert "because its code uses the global registry, a list, which cannot be written as source" in " ".join(
         only.replace("#", "").split())
+
+
+def test_a_class_that_cannot_be_pickled_is_one_sentence(monkeypatch, tmp_path):
+    engine = "class Value:\n    def __init__(self, data):\n        with lock:\n            self.data = data\n"
+    ns = notebook(monkeypatch, "import threading\nlock = threading.Lock()\n", engine)
+    with pytest.raises(ValueError) as e:
+        interactive.capture(ns["Value"], tmp_path)
+    assert str(e.value) == ("Value cannot be sent to the worker processes: cloudpickle says TypeError: cannot "
+                            "pickle '_thread.lock' object") and e.value.__cause__ is None
 
 
 WORKER = """

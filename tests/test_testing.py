@@ -117,7 +117,7 @@ def test_an_engine_defined_in_a_test_file_is_imported_from_that_file():
 
 def test_an_engine_defined_in_a_script_run_as_main_is_imported_from_that_file(tmp_path):
     # The lecture engine and the check at the script's top level, outside the __main__ guard: the
-    # workers, which import the script again (as __mp_main__), do not start a campaign of their own.
+    # workers import the script as the engine's module, and the check there does not start a campaign.
     script = tmp_path / "my_engine.py"
     script.write_text((ZOO_DIR / "lecture.py").read_text(encoding="utf-8")
                       + "\n\nfrom oracle.testing import assert_matches_torch\n\n"

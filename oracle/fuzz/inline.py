@@ -56,7 +56,7 @@ def _codes(code):
             yield from _codes(c)
 
 
-def _global_names(fn):
+def global_names(fn):
     """The global names a function's code (its closures' too) reads, in order."""
     return [i.argval for code in _codes(fn.__code__) for i in dis.get_instructions(code) if i.opname in _GLOBAL_LOADS]
 
@@ -159,7 +159,7 @@ class Source:
         self.after.append((found[2], f"{cls.__name__}.{name} = {fn.__name__}"))
 
     def _uses(self, fn):
-        for name in _global_names(fn):
+        for name in global_names(fn):
             self._name(name)
 
     def _names(self, node):

@@ -38,7 +38,6 @@ class Interactive:
     pickled: bytes  # cloudpickle's
     root: str  # the folder its cells' sources are written to: the engine's own code is there
     files: tuple  # (the file its code was compiled under, the file that cell is written to), one per cell
-    file: str  # the written file of the class's own cell ("" when not known)
     inline: tuple  # the sections of a reproducer that can define it, best first: its source (if it can be
     # had), its pickle (see engines.Origin.inline)
 
@@ -69,8 +68,7 @@ def capture(cls, root):
                                             why or "its source binds a name that this file uses for something else")
     sections = (pickled_section,) if text is None else (inline.source_section(cls.__name__, text, source.cells),
                                                          pickled_section)
-    return Interactive(display, cls.__name__, pickled, str(root), tuple(files.items()),
-                       files.get(code.co_filename, "") if code is not None else "", sections)
+    return Interactive(display, cls.__name__, pickled, str(root), tuple(files.items()), sections)
 
 
 def _write(cells, root):
@@ -111,7 +109,8 @@ def load(inter):
     files = dict(inter.files)
     for fn in _reachable(Engine, files.__contains__):
         fn.__code__ = _relabel(fn.__code__, files)
-    return Engine, Origin(spec=inter.display, module="__main__", attr=inter.attr, root=inter.root, file=inter.file,
+    # no file of its own: the cells' files last only as long as the check
+    return Engine, Origin(spec=inter.display, module="__main__", attr=inter.attr, root=inter.root, file="",
                           ours=False, micrograd=False, inline=inter.inline)
 
 
@@ -138,7 +137,8 @@ def _reachable(cls, interactive):
             todo += [k for k in obj.__mro__[1:] if k is not object]
         elif isinstance(obj, types.FunctionType) and interactive(obj.__code__.co_filename):
             yield obj
-            todo += [v for v in obj.__globals__.values() if _defined_in(v, interactive)]
+            used = (obj.__globals__.get(name) for name in inline.global_names(obj))
+            todo += [v for v in used if _defined_in(v, interactive)]
             todo += [c.cell_contents for c in obj.__closure__ or () if _has_contents(c)]
 
 
