@@ -93,8 +93,8 @@ class Source:
 
     def text(self):
         """(the source, None) or (None, why there is none)."""
-        if self.problem or self.main is None:
-            return None, self.problem or f"the source of {self.cls.__qualname__} was not kept"
+        if self.problem:  # set whenever the class's own source is missing too
+            return None, self.problem
         parts = ["\n".join(sorted(self.imports.values()))] if self.imports else []
         parts += ["\n".join(self.constants.values())] if self.constants else []
         parts += [s for _, s in sorted(self.defined.values())] + [self.main]
@@ -152,7 +152,7 @@ class Source:
         """A method assigned to the class after its body (`Value.tanh = tanh` in a later cell)."""
         code = fn.__code__
         found = _segment(self._cell(code.co_filename), code.co_firstlineno, fn.__name__, _FUNCTIONS[:2])
-        if found is None or fn.__name__ == "<lambda>":
+        if found is None:  # a lambda, or no source kept
             self._fail(f"{cls.__qualname__}.{name} was assigned from code whose source was not kept")
             return
         self._names(found[1])
@@ -221,9 +221,10 @@ def _importable(value, name):
 
 
 def _literal(value):
+    """Whether a value's repr is Python source that gives it back (a number, a string, a tuple of them)."""
     try:
-        return ast.literal_eval(repr(value)) == value
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return bool(ast.literal_eval(repr(value)) == value)
+    except Exception:  # no literal (SyntaxError, ValueError), or an __eq__ or __repr__ of its own that fails
         return False
 
 
