@@ -103,6 +103,28 @@ def test_a_script_read_from_standard_input_is_checked_without_running_it_again(t
     assert run(reproducer, tmp_path).returncode == 1
 
 
+def as_typed_at_the_prompt(source):
+    """`source` as one types it at Python's interactive prompt: no blank line inside a block, one
+    after each block."""
+    lines, indented = [], False
+    for line in filter(str.strip, source.splitlines()):
+        if indented and not line[0].isspace():
+            lines.append("")
+        lines.append(line)
+        indented = line[0].isspace()
+    return "\n".join(lines) + "\n\n"
+
+
+def test_a_class_typed_at_the_interactive_prompt_is_checked_too(tmp_path):
+    typed = as_typed_at_the_prompt(LECTURE.replace(RIGHT, WRONG)) + (
+        "from oracle.testing import check_engine\n"
+        "print(check_engine(Value, seconds=3, seed=0).message.splitlines()[2])\n")
+    done = subprocess.run([sys.executable, "-i"], input=typed, capture_output=True, text=True, cwd=tmp_path,
+                          timeout=300)
+    assert done.stdout.startswith("1. class 1 (wrong at ordinary inputs): the backward rule of a.tanh()"), (
+        done.stdout + done.stderr[-2000:])
+
+
 def verdicts(summary):
     """Each root cause of a campaign: its class, its words and its line."""
     return sorted((r["class"], r["summary"], re.findall(r"(?::|, line )(\d+)", r["where"])[:1])
