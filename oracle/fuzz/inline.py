@@ -220,11 +220,19 @@ def _importable(value, name):
             and getattr(sys.modules.get(module), qualname, None) is value)
 
 
-def _literal(value):
-    """Whether a value's repr is Python source that gives it back (a number, a string, a tuple of them)."""
+def _literal(value, depth=0):
+    """Whether a value is a constant of Python's own types (a number, a string, a tuple or list of them)
+    whose repr is source that gives it back: no code of the learner's runs to find out (no repr of
+    theirs), and an inf or nan, whose repr is no source, is none."""
+    if type(value) in (tuple, list, set, frozenset):
+        return depth < 3 and len(value) <= 1000 and all(_literal(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return depth < 3 and len(value) <= 1000 and all(_literal(v, depth + 1) for v in (*value, *value.values()))
+    if type(value) not in (int, float, complex, str, bytes, bool, type(None)):
+        return False
     try:
-        return bool(ast.literal_eval(repr(value)) == value)
-    except Exception:  # no literal (SyntaxError, ValueError), or an __eq__ or __repr__ of its own that fails
+        return ast.literal_eval(repr(value)) == value
+    except (ValueError, SyntaxError, MemoryError, RecursionError):  # inf, nan; a string too long to parse
         return False
 
 
