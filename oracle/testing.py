@@ -206,10 +206,11 @@ def _target(engine, engine_paths):
     if not (inspect.isclass(engine) and interactive.defined_interactively(engine)):
         yield _Target(*engine_spec(engine, engine_paths))
         return
+    paths = _folders(engine_paths)  # where what its methods import from comes first, as for a file
     folder = tempfile.mkdtemp(prefix="oracle-cells-")
     try:
         inter = interactive.capture(engine, folder)
-        yield _Target(inter.display, (), inter.display, inter)
+        yield _Target(inter.display, paths, inter.display, inter)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -218,10 +219,7 @@ def engine_spec(engine, engine_paths=()):
     """(spec, engine folders, how to name it) for an engine class or spec. A class is named by its
     source file (`path/to/file.py:Qualname`, imported in the workers under its package's dotted
     name), or by its module when it has no file of its own; TypeError or ValueError otherwise."""
-    paths = tuple(str(p) for p in engine_paths)
-    for p in paths:
-        if not os.path.isdir(p):
-            raise ValueError(f"engine_paths: {p!r} is not a folder")
+    paths = _folders(engine_paths)
     if isinstance(engine, str):
         try:
             parsed = parse_spec(engine)
@@ -247,6 +245,14 @@ def engine_spec(engine, engine_paths=()):
         raise ValueError(f"{display} has no source file a spec can name (a notebook or the interactive prompt); "
                          f"check_engine and assert_matches_torch send such a class to their workers by value")
     return f"{engine.__module__}:{qualname}", paths, display
+
+
+def _folders(engine_paths):
+    paths = tuple(str(p) for p in engine_paths)
+    for p in paths:
+        if not os.path.isdir(p):
+            raise ValueError(f"engine_paths: {p!r} is not a folder")
+    return paths
 
 
 def _not_loaded(spec, e):

@@ -25,7 +25,7 @@ import types
 from dataclasses import dataclass
 
 from oracle.cli import one_line
-from oracle.fuzz import inline
+from oracle.fuzz import engines, inline
 from oracle.fuzz.engines import Origin
 from oracle.fuzz.graph import CELL
 
@@ -102,16 +102,20 @@ def _dumps(cls, keep_files):
     return buffer.getvalue()
 
 
-def load(inter):
-    """(Engine, Origin) in a worker: the class unpickled, its code pointed at its cells' files. Only in
-    a process of its own: in the one that captured it, cloudpickle gives back the caller's class."""
+def load(inter, engine_paths=(), sandboxed=True):
+    """(Engine, Origin) in a worker: the class unpickled, its code pointed at its cells' files; sys.path
+    first has `engine_paths` (as `engines.load` does for a file). Only in a process of its own: in the
+    one that captured it, cloudpickle gives back the caller's class."""
+    if sandboxed:
+        sys.path[:] = engines.search_path(engine_paths)
     Engine = pickle.loads(inter.pickled)  # noqa: S301 (the engine's own class, as the caller sent it)
     files = dict(inter.files)
     for fn in _reachable(Engine, files.__contains__):
         fn.__code__ = _relabel(fn.__code__, files)
     # no file of its own: the cells' files last only as long as the check
     return Engine, Origin(spec=inter.display, module="__main__", attr=inter.attr, root=inter.root, file="",
-                          ours=False, micrograd=False, inline=inter.inline)
+                          ours=False, micrograd=False, paths=tuple(engines.folders(engine_paths)),
+                          inline=inter.inline)
 
 
 def _relabel(code, files):

@@ -70,7 +70,7 @@ def load(job, capture=None, sandboxed=False, watch=None):
     is what it tells the campaign. Raises EngineSpecError for an engine that does not load."""
     snap = tamper.snapshot()
     if job.interactive is not None:
-        Engine, origin = interactive.load(job.interactive)
+        Engine, origin = interactive.load(job.interactive, job.engine_paths, sandboxed)
     else:
         Engine, origin = engines.load(job.engine, job.engine_paths, sandboxed)
     changes = tamper.restore(snap)
