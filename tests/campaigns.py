@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -49,6 +50,13 @@ def causes(summary, *classes):
     """The summary's root causes of the given classes (all three by default)."""
     names = [("ordinary", 1), ("edge", 2), ("python_float", 3)]
     return [row for name, c in names if c in (classes or (1, 2, 3)) for row in summary["classes"][name]]
+
+
+def reproducer_in(message):
+    """The reproducer a failure message names (`reproducer: python PATH.py`)."""
+    found = re.search(r"reproducer: python (\S+\.py)", message)
+    assert found, message
+    return pathlib.Path(found[1])
 
 
 def reproduce(script, *engine, path=None):

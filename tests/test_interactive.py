@@ -23,21 +23,12 @@ from oracle.fuzz.engines import Origin  # noqa: E402
 from oracle.fuzz.reproducer import reproducer_source  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 from oracle.testing import check_engine  # noqa: E402
+from tests.campaigns import reproduce, reproducer_in  # noqa: E402
 from tests.zoo import ZOO_DIR  # noqa: E402
 
 NOTEBOOK = pathlib.Path(__file__).parent / "data" / "notebook_engines.ipynb"
 LECTURE = (ZOO_DIR / "lecture.py").read_text(encoding="utf-8").split('"""', 2)[2].lstrip("\n")
 RIGHT, WRONG = "self.grad += (1 - t**2) * out.grad", "self.grad += (1 + t**2) * out.grad"
-
-
-def reproducer_of(message):
-    found = re.search(r"reproducer: python (\S+\.py)", message)
-    assert found, message
-    return pathlib.Path(found[1])
-
-
-def run(script, cwd):
-    return subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 def line_of(source, text):
@@ -67,14 +58,14 @@ def test_a_notebooks_two_engines_one_right_one_wrong_in_a_real_kernel(tmp_path):
     frames = [re.sub(r"\x1b\[[0-9;]*m", "", t) for t in error.traceback]
     assert "assert_matches_torch(Value, seconds=5, seed=0)" in frames[2], frames  # after the banner
     assert len([f for f in frames if "oracle" + "/" in f]) == 1, frames  # the one that raises
-    script = reproducer_of(report)
+    script = reproducer_in(report)
     assert script.name.startswith("class1-tanh-In__3_-") and f"saved in {script.parent}" in report.replace(
         "kept", "saved")
-    assert run(script, tmp_path).returncode == 1
+    assert reproduce(script)[0] == 1
     fixed = tmp_path / "fixed.py"
     fixed.write_text(script.read_text(encoding="utf-8").replace(WRONG, RIGHT), encoding="utf-8")
-    done = run(fixed, tmp_path)
-    assert done.returncode == 0 and done.stdout.endswith("verdict: pass\n"), done.stdout + done.stderr
+    code, said = reproduce(fixed)
+    assert code == 0 and said.endswith("verdict: pass\n"), said
 
 
 def python_stdin(script, cwd):
@@ -92,7 +83,7 @@ def test_a_script_read_from_standard_input_is_checked_without_running_it_again(t
     assert report.startswith("Value (<stdin>) does not match PyTorch float64: 1 root cause"), report
     wrong = len(LECTURE.splitlines()) + len(first.splitlines()) + line_of(LECTURE, RIGHT)
     assert f"   at <stdin>, line {wrong}\n" in report  # Python keeps no source of standard input: no text
-    reproducer = reproducer_of(report)
+    reproducer = reproducer_in(report)
     assert "replay:" not in report  # there is no file a replay could load the class from
     replay = subprocess.run([sys.executable, "-m", "oracle", "fuzz", "--replay", str(reproducer.with_suffix(".json"))],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
@@ -100,7 +91,7 @@ def test_a_script_read_from_standard_input_is_checked_without_running_it_again(t
     text = reproducer.read_text(encoding="utf-8")
     assert "because Python keeps no source of <stdin>, where Value was defined" in " ".join(
         text.replace("#", "").split())
-    assert run(reproducer, tmp_path).returncode == 1
+    assert reproduce(reproducer)[0] == 1
 
 
 def as_typed_at_the_prompt(source):

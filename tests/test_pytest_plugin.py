@@ -5,7 +5,6 @@ buggy one with the root cause and a reproducer that runs; a bad engine or option
 import importlib.metadata
 import os
 import pathlib
-import re
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 import oracle  # noqa: E402
 from oracle.testing import probe_engine  # noqa: E402
+from tests.campaigns import reproducer_in  # noqa: E402
 from tests.zoo import FIXED, ZOO_DIR, mistake_line  # noqa: E402
 
 pytest_plugins = ["pytester"]
@@ -92,7 +92,7 @@ def test_a_buggy_engine_fails_its_items_with_the_root_cause_and_a_reproducer_tha
     text = failed.longreprtext
     assert "Traceback" not in text and "class 1 (wrong at ordinary inputs): the backward rule of a * b" in text
     assert f"mul_uses_other_grad.py:{mistake_line('mul_uses_other_grad')[1]}  self.grad += other.grad" in text
-    script = re.search(r"reproducer: python (\S+\.py)", text)[1]
+    script = str(reproducer_in(text))
     assert pathlib.Path(script).is_relative_to(pytester.path / "found") and "could not confirm" not in text, text
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     assert subprocess.run([sys.executable, script], capture_output=True, env=env, timeout=120).returncode == 1

@@ -24,6 +24,7 @@ import micrograd.engine  # noqa: E402
 from oracle import strategies  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 from oracle.testing import ACTIVE, assert_matches_torch, check_engine, compare_nodes, engine_spec  # noqa: E402
+from tests.campaigns import reproducer_in  # noqa: E402
 from tests.zoo import FIXED, ZOO_DIR, mistake_line  # noqa: E402
 from tests.zoo.lecture import Value as Lecture  # noqa: E402
 from tests.zoo.mul_uses_other_grad import Value as MulUsesOtherGrad  # noqa: E402
@@ -38,10 +39,9 @@ class InThisFile(Lecture):
 
 def reproducer_of(message):
     """The reproducer a failure message names, and the folder it says it kept."""
-    script = re.search(r"reproducer: python (\S+\.py)", message)
     folder = re.search(r"The reproducers are kept in (\S+)", message)
-    assert script and folder, message
-    return script[1], folder[1]
+    assert folder, message
+    return str(reproducer_in(message)), folder[1]
 
 
 def run(*args, cwd=ROOT):
