@@ -41,6 +41,7 @@ from oracle.fuzz.cases import KINDS, kind_mix  # noqa: E402
 from oracle.fuzz.causes import Ledger  # noqa: E402
 from oracle.fuzz.engines import EngineSpecError, parse_spec  # noqa: E402
 from oracle.fuzz.failure import failure_message  # noqa: E402
+from oracle.fuzz.inline import MAIN  # noqa: E402
 from oracle.fuzz.records import Config  # noqa: E402
 from oracle.fuzz.sandbox import default_memory_mb  # noqa: E402
 from oracle.fuzz.store import check_out, sweep  # noqa: E402
@@ -241,7 +242,7 @@ def engine_spec(engine, engine_paths=()):
         file = None
     if file and file.endswith(".py") and os.path.isfile(file):
         return f"{os.path.abspath(file)}:{qualname}", paths, display
-    if engine.__module__ in ("__main__", "__mp_main__", "builtins"):
+    if engine.__module__ in (*MAIN, "builtins"):
         raise ValueError(f"{display} has no source file a spec can name (a notebook or the interactive prompt); "
                          f"check_engine and assert_matches_torch send such a class to their workers by value")
     return f"{engine.__module__}:{qualname}", paths, display
