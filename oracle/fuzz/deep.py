@@ -76,9 +76,10 @@ def bound(program, point):
 
 class Walk:
     """backward() under a time bound: engine_run's guard (see `check_program`). Watched (`count`),
-    where the engine lets it, each node's rule (`_backward`) and its children (`_prev`) are wrapped
-    to count how often the walk runs one and reads the other, and put back after: for a reduced
-    case's few nodes (wrapping a deep case's 6,000 would double its time)."""
+    where the engine lets it, each node's rule (`_backward`) and its children (`_prev`, or what the
+    engine calls them: `graph.children_attr`) are wrapped to count how often the walk runs one and
+    reads the other, and put back after: for a reduced case's few nodes (wrapping a deep case's
+    6,000 would double its time)."""
 
     def __init__(self, seconds, reference_seconds, count=False):
         self.seconds, self.reference, self.count = seconds, reference_seconds, count
@@ -107,7 +108,8 @@ class Walk:
     def _watch(self, v):
         """Wrap v's rule and children; the (node, attribute, old value) to put back."""
         undo = []
-        rule, kids = getattr(v, "__dict__", {}).get("_backward"), getattr(v, "__dict__", {}).get("_prev")
+        held = graph.children_attr(v)
+        rule, kids = getattr(v, "__dict__", {}).get("_backward"), getattr(v, "__dict__", {}).get(held)
         if callable(rule):
             def counted(*args, **kwargs):
                 self.rules += 1
@@ -115,8 +117,8 @@ class Walk:
             if _set(v, "_backward", counted):
                 undo.append((v, "_backward", rule))
         kind = _COUNTING.get(type(kids))
-        if kind is not None and _set(v, "_prev", kind(kids, self)):
-            undo.append((v, "_prev", kids))
+        if kind is not None and _set(v, held, kind(kids, self)):
+            undo.append((v, held, kids))
         return undo
 
     def summary(self):

@@ -1,6 +1,7 @@
 """An engine's own graph, read the way micrograd 0.1.0 and the lecture lay it out: `_prev` (the
-children), `_op` (what made the node: '+', '*', '**2', 'tanh', ...) and `_backward` (its rule,
-called with no arguments). Engines that lack any of these are read as far as they go.
+children, or one of the names learners give them: `CHILDREN`), `_op` (what made the node: '+', '*',
+'**2', 'tanh', ...) and `_backward` (its rule, called with no arguments). Engines that lack any of
+these are read as far as they go.
 
 `nodes(out)` walks the graph by identity (`id`), never by the engine's own `__eq__`/`__hash__`;
 `semantics(node)` maps a node's `_op` to the op table's row (so torch can recompute it); and
@@ -31,24 +32,40 @@ _NAMED = {"+": "add", "add": "add", "*": "mul", "mul": "mul", "/": "div", "div":
 _POWER = re.compile(r"\*\*\s*\(?([-+]?[0-9.]+(?:e[-+]?[0-9]+)?)\)?", re.IGNORECASE)
 
 
+# Where engines keep a node's children: micrograd's and the lecture's `_prev`, then the names learners give
+# them. The first of these a node has as a tuple, list or set (of nodes) holds them.
+CHILDREN = ("_prev", "_children", "children", "prev", "parents", "inputs")
+_HOLDERS = (tuple, list, set, frozenset)
+
+
+def children_attr(v):
+    """The name of the attribute in which node v keeps its children (`CHILDREN`), or None when it
+    has none of them: a tuple, list or set that is empty (a leaf) or holds nodes (values with
+    .data)."""
+    for name in CHILDREN:
+        try:
+            held = getattr(v, name)
+        except Exception:  # noqa: S112 (not there, or a property that fails: the next name)
+            continue
+        if isinstance(held, _HOLDERS) and all(hasattr(c, "data") for c in held):
+            return name
+    return None
+
+
 def children(v):
-    """A node's children as a tuple (set-valued `_prev` sorted by id, so that a walk is the same
-    however the set iterates); () when it has none or no `_prev`."""
-    try:
-        prev = v._prev
-    except Exception:  # no _prev, or a property that fails
+    """A node's children as a tuple (a set sorted by id, so that a walk is the same however the set
+    iterates); () when it has none, or keeps them under no name of `CHILDREN`."""
+    name = children_attr(v)
+    if name is None:
         return ()
-    if isinstance(prev, set | frozenset):
-        return tuple(sorted(prev, key=id))
-    try:
-        return tuple(prev)
-    except TypeError:
-        return ()
+    held = getattr(v, name)
+    return tuple(sorted(held, key=id)) if isinstance(held, set | frozenset) else tuple(held)
 
 
 def has_graph(v):
-    """Whether the engine exposes its graph: `_prev` on its nodes."""
-    return hasattr(v, "_prev")
+    """Whether the engine exposes its graph: its nodes keep their children under a name of
+    `CHILDREN`."""
+    return children_attr(v) is not None
 
 
 def nodes(*outs):
@@ -68,6 +85,15 @@ def nodes(*outs):
     return order
 
 
+def depth(out):
+    """The number of nodes on the longest path from `out` down to a leaf, in the graph the engine
+    built (by identity, without recursion): what a recursive walk of it goes as deep as."""
+    deepest = {}
+    for v in nodes(out):
+        deepest[id(v)] = 1 + max((deepest[id(c)] for c in children(v)), default=0)
+    return deepest.get(id(out), 0)
+
+
 @dataclass(frozen=True)
 class Semantics:
     """What an engine node computes, in the op table's terms."""
@@ -78,7 +104,7 @@ class Semantics:
 
 
 def semantics(v):
-    """The Semantics of node v from its `_op` and `_prev`, or None when the oracle cannot tell what
+    """The Semantics of node v from its `_op` and children, or None when the oracle cannot tell what
     it computes (an unknown `_op`, an unexpected number of children, a leaf)."""
     kids = children(v)
     if not kids:
@@ -87,7 +113,7 @@ def semantics(v):
         tag = str(v._op).strip()
     except Exception:
         return None
-    ordered = not isinstance(getattr(v, "_prev", ()), set | frozenset)
+    ordered = not isinstance(getattr(v, children_attr(v)), set | frozenset)
     power = _POWER.fullmatch(tag)
     if power and len(kids) == 1:
         c = float(power[1])

@@ -120,6 +120,9 @@ ZOO = {
     # tanh as (e - 1) * (e + 1) ** -1: at x = 200 the rule of ** -1 underflows, and the gradient is 2 where
     # torch's is 0 (class 2: an ordinary input, an underflow on the way)
     "tanh_pow_underflow": Expect("value", "tanh", (2,)),
+    # a recursive build_topo in an engine that keeps its children in .parents, a list: the depth of the
+    # graph it really built is measured there
+    "parents_recursive_topo": Expect("traversal", "backward", (1,), "recursion"),
 }
 FIXED = "tests.zoo.lecture:Value"  # the mistake fixed: every zoo reproducer must pass on it
 MARKER = "# <- the mistake"

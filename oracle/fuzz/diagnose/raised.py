@@ -12,6 +12,8 @@ from oracle.fuzz.diagnose.nodes import as_float, child_values, expression, metho
 from oracle.fuzz.diagnose.rules import UPSTREAM
 from oracle.ops import OPS
 
+DEEP = 500  # nodes: a graph this deep takes a recursive walk of it halfway to Python's recursion limit
+
 
 class Raised:
     """Step 1 of a `Run` (self): what raised, and what is not a number."""
@@ -24,12 +26,14 @@ class Raised:
         name = f"{type(e).__name__}: {' '.join(str(e).split())}"[:200]
         if isinstance(e, RecursionError):
             place = graph.most_repeated(e.__traceback__, self.root)
-            deep = phase == "backward" and len(self.keep) > 500
-            if deep:
+            # the graph the engine built, as deep as it is; one it hides, by the program's nodes
+            known = graph.has_graph(self.out)
+            size = (graph.depth(self.out) if known else len(self.keep)) if phase == "backward" else 0
+            if size > DEEP:
                 return cause("traversal", place.function if place else "backward", place,
                              f"backward() recurses once per node ({place.function if place else 'its walk'}) and "
-                             f"overflows Python's recursion limit on a graph {_depth(self.out)} nodes deep", 1,
-                             "recursion")
+                             f"overflows Python's recursion limit on a graph "
+                             f"{f'{size:,} nodes deep' if known else f'of {size:,} nodes'}", 1, "recursion")
             return cause("recursion", place.function if place else "", place,
                          f"{place.function if place else 'an op'} recurses without end ({name})", klass(*self.point))
         place = graph.innermost(e.__traceback__, self.root)
@@ -108,12 +112,3 @@ class Raised:
                                                  f"{type(data).__name__} ({data!r:.50}), not a number",
                          klass(*self.point))
         return None
-
-
-def _depth(out):
-    """The longest path from out to a leaf, by identity, without recursion."""
-    order = graph.nodes(out)
-    depth = {}
-    for v in order:
-        depth[id(v)] = 1 + max((depth[id(c)] for c in graph.children(v)), default=0)
-    return depth.get(id(out), 0)
