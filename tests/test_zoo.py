@@ -62,7 +62,7 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     marked, line = mistake_line(name)
     assert row["file"] == str(marked), out
     if row["cause"] in ("rule", "raise", "recursion", "no-graph") or \
-            expect.detail in ("merged", "recursion", "visited"):
+            expect.detail in ("merged", "recursion", "visited", "shadowed"):
         assert row["line"] == line, out  # the learner's own marked line
     assert row["state"] == "confirmed" and row["symptoms"] >= 1, out  # its reproducer failed in a fresh process
     script = pathlib.Path(row["reproducer"])

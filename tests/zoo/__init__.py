@@ -123,6 +123,10 @@ ZOO = {
     # a recursive build_topo in an engine that keeps its children in .parents, a list: the depth of the
     # graph it really built is measured there
     "parents_recursive_topo": Expect("traversal", "backward", (1,), "recursion"),
+    # exp forgets `return out`: x.exp() is None, and the ops that use it then fail (not their fault)
+    "exp_returns_none": Expect("no-graph", "exp", (1,)),
+    # __init__ sets self.backward (a typo for _backward): each node's own attribute hides backward()
+    "backward_shadowed": Expect("traversal", "__init__", (1,), "shadowed"),
 }
 FIXED = "tests.zoo.lecture:Value"  # the mistake fixed: every zoo reproducer must pass on it
 MARKER = "# <- the mistake"

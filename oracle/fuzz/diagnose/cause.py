@@ -33,7 +33,7 @@ class Cause:
     first: int  # the line of the def of the function that holds it: one bug's symptoms share it
     summary: str  # one line: what is wrong, where, with the numbers
     cls: int  # 1, 2 or 3
-    detail: str = ""  # traversal: order, visited, merged, seed, recursion, walk; a rule: assigns
+    detail: str = ""  # traversal: order, visited, merged, seed, shadowed, recursion, walk; a rule: assigns
     entry: str = ""  # the method the program called to get there (x / y calls __truediv__, which may call __pow__)
 
     def key(self, root=""):

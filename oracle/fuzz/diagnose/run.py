@@ -39,7 +39,10 @@ class Run(Raised, Values, Rules, Walk):
                 datas = [n.data for n in nodes]
                 for ins in program.instrs:
                     evaluate_one(ins, nodes)
-                    datas.append(getattr(nodes[-1], "data", None))
+                    if not hasattr(nodes[-1], "data"):  # the ops that would trip over it are not at fault
+                        self.program_nodes = nodes
+                        return self.not_a_node(program, len(nodes) - 1)
+                    datas.append(nodes[-1].data)
                     if self.mutated is None and len(nodes) <= MUTATION_CHECK:
                         for j in range(len(nodes) - 1):
                             now = getattr(nodes[j], "data", None)

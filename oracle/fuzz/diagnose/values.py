@@ -55,6 +55,31 @@ class Values:
                      f"{expr} {what}returns {program.name(j)} itself instead of building a new node",
                      klass(before, after))
 
+    def not_a_node(self, program, k):
+        """Program op k returned something that is no node (None: a method without `return out`):
+        placed at the last line its method ran (where the return is missing, or the one that returns
+        the wrong thing), found by running the op again under a line trace."""
+        ins = program.instrs[k - program.n_inputs]
+        op, got = OPS[ins.op], self.program_nodes[k]
+        method = graph.method_of(op)
+        defined = graph.place_of(getattr(self.Engine, method, None))
+        place = None
+        if defined is not None:
+            try:
+                nodes = [self.Engine(x) for x in self.point]
+                for earlier in program.instrs[:k - program.n_inputs]:
+                    evaluate_one(earlier, nodes)
+                ran = line_trace(lambda: evaluate_one(ins, nodes), lambda _: (), self.root).steps
+                place = next((p for p, _ in reversed(ran) if p is not None and (p.file, p.first) == (
+                    defined.file, defined.first)), None)
+            except Exception:
+                place = None
+        expr = op.source([program.name(a) for a in ins.args], ins.c)
+        what = ("it ends without returning the node it built (no `return`)" if got is None else
+                f"it returns a {type(got).__name__} ({got!r:.40}), not the node it built")
+        return cause("no-graph", method, place or defined, f"{expr} is {got!r:.40}, not a node: {what}",
+                     klass(*self.point))
+
     def composition(self, program, which, what):
         """The first program op of `which` (node indices) that, built alone on fresh leaves holding
         the engine's own operand values, disagrees with torch in its value (what="value") or its

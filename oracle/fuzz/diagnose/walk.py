@@ -3,6 +3,7 @@ is at fault: the seed, the order, a rule run twice or never, nodes merged by `__
 from oracle.fuzz import graph, topo
 from oracle.fuzz.diagnose.cause import cause
 from oracle.fuzz.diagnose.nodes import as_float, expression, zero_grads
+from oracle.fuzz.diagnose.trace import line_trace
 from oracle.fuzz.diagnose.way import number_class
 
 
@@ -15,6 +16,9 @@ class Walk:
         distinct nodes merged. definite: only what the watching shows for sure, None otherwise (it
         is cheap, so it goes before the rules are checked one by one); else, when nothing shows, the
         walk is blamed as the one thing left."""
+        shadowed = self.shadowed()
+        if shadowed is not None:
+            return shadowed
         out = self.out  # only what the output depends on: a dead node's rule is rightly never run
         everything = graph.nodes(out) if graph.has_graph(out) else self.keep
         backward = graph.place_of(getattr(type(out), "backward", None))
@@ -79,6 +83,29 @@ class Walk:
         return None if definite else cause(
             "traversal", "backward", backward, "every op's value and backward rule agree with torch, and each rule "
             "runs once in order, yet the gradients do not: backward()'s walk is at fault", cls, "walk")
+
+    def shadowed(self):
+        """The output's own attribute `backward` hiding its class's backward() (`self.backward =
+        lambda: None` in __init__, a typo for `_backward`): out.backward() calls it, and the walk
+        never runs. Placed at the line that sets it, found by running __init__ again on a fresh node
+        under a line trace; else at the class's backward()."""
+        out = self.out
+        own, Engine = getattr(out, "__dict__", {}).get("backward"), type(out)
+        if own is None or not callable(getattr(Engine, "backward", None)):
+            return None
+        place = None
+        try:
+            fresh = Engine.__new__(Engine)
+            place = line_trace(lambda: fresh.__init__(as_float(out.data) or 0.0),
+                               lambda _: ["backward" in getattr(fresh, "__dict__", {})], self.root).writer(0)
+        except Exception:
+            place = None
+        where = f" in {place.function}" if place is not None else ""
+        place = place or graph.place_of(Engine.backward)
+        return cause("traversal", place.function if place else "backward", place,
+                     f"every node is given an attribute `backward` of its own{where}, which hides the class's "
+                     f"backward(): out.backward() calls it and the walk never runs (a typo for `_backward`?)", 1,
+                     "shadowed")
 
 
 def _log(v, calls, rules):
