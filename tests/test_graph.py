@@ -22,6 +22,9 @@ def engine(name, holder):
         def __mul__(self, other):
             return Node(self.data * other.data, (self, other), "*")
 
+        def __pow__(self, other):
+            return Node(self.data ** other.data, (self, other), "**")
+
         def tanh(self):
             return Node(math.tanh(self.data), (self,), "tanh")
     return Node
@@ -62,3 +65,13 @@ def test_an_engine_that_keeps_its_children_under_no_known_name_hides_its_graph()
     Node = engine("kids", tuple)
     out = Node(1.0) * Node(2.0)
     assert (graph.has_graph(out), graph.children(out), graph.nodes(out), graph.depth(out)) == (False, (), [out], 1)
+
+
+def test_a_power_of_a_node_by_itself_in_a_set_is_told_from_its_value():
+    """x ** x kept in a set has one child: it is x ** x when its value says so (else c ** x, not known)."""
+    Node = engine("_prev", set)
+    x = Node(0.5)
+    sem = graph.semantics(x ** x)
+    assert (sem.op.name, sem.operands, sem.ordered) == ("pow", (x, x), True)
+    other = Node(0.5 ** 2.0, (x,), "**")  # 2 ** x? x ** 2? not x ** x: not known
+    assert graph.semantics(other) is None

@@ -6,6 +6,7 @@ once the mistake is fixed (on tests/zoo's correct base). How fast each is found,
 scripts/bench_diagnosis.py's table."""
 import math
 import pathlib
+import re
 
 import pytest
 
@@ -72,6 +73,12 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     printed = row["reproducer_output"]
     verdicts = ("verdict: timeout",) if row["detail"] == "slow" else ("verdict: mismatch", "verdict: raise")
     assert printed.rstrip().splitlines()[-1] in verdicts, printed
+    if row["cause"] == "rule" and row["ops"] == 1 and "out.grad = 1.0" in row["summary"]:
+        # a one-op case's rule at its own upstream gradient: the message quotes what its reproducer prints
+        said = re.search(r"torch's local derivative gives (\S+?),? at (.*) and out.grad", row["summary"])
+        torch_says, at = said.groups()
+        operands = re.findall(r"\b[ab]=(\S+?)(?:,|$)", at)
+        assert f"torch={torch_says}" in printed and all(f"={x}" in printed for x in operands), (row["summary"], printed)
     passed, printed = reproduce(script, *fixed, path=path)
     assert passed == 0 and printed.rstrip().endswith("verdict: pass"), printed
 

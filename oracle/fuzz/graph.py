@@ -10,6 +10,7 @@ a frame belongs to the engine at all.
 """
 import inspect
 import linecache
+import math
 import os
 import pathlib
 import re
@@ -118,7 +119,9 @@ def semantics(v):
     if power and len(kids) == 1:
         c = float(power[1])
         return Semantics(OPS["pow_float"], int(c) if c.is_integer() else c, kids, True)
-    if tag == "**":  # x ** y; with one child it may be c ** x as well as x ** x: not known
+    if tag == "**":  # x ** y; with one child (a set's) c ** x or x ** x, told by the node's value
+        if len(kids) == 1 and _own_power(v, kids[0]):
+            return Semantics(OPS["pow"], None, kids * 2, True)
         return Semantics(OPS["pow"], None, kids, ordered) if len(kids) == 2 else None
     if tag == "-":
         return Semantics(OPS["sub"], None, kids * (3 - len(kids)), ordered) if len(kids) == 2 else Semantics(
@@ -132,6 +135,14 @@ def semantics(v):
     if len(kids) != op.arity:
         return None
     return Semantics(op, None, kids, ordered)
+
+
+def _own_power(v, x):
+    """Whether node v's value is x ** x, its one child's power of itself (Python's, to 1e-9)."""
+    try:
+        return math.isclose(float(v.data), float(x.data) ** float(x.data), rel_tol=1e-9)
+    except Exception:  # not numbers, an overflow, a complex power
+        return False
 
 
 # --- the learner's own code ---

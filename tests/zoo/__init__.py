@@ -50,6 +50,8 @@ ZOO = {
     "mul_grad_out_over_self": Expect("raise/rule", "__mul__", (2,)),
     # x ** y: y.grad stays 0
     "pow_value_exponent_no_grad": Expect("rule", "__pow__", (1,)),
+    # the same, with children in a set: base and exponent told apart by the node's value, x ** x one rule too
+    "pow_exponent_no_grad_set_children": Expect("rule", "__pow__", (1,)),
     # math.exp(-x) raises OverflowError for x < -709.78 where torch's sigmoid is 0: the formula fails on the way
     # to an ordinary answer (class 2), where IEEE floats would give 1 / inf = 0
     "naive_sigmoid": Expect("raise", "sigmoid", (2,), "OverflowError"),

@@ -1,9 +1,11 @@
 """An engine's nodes as the diagnosis reads them: a value as a float (None when it is not a real
 number), a node's operands and expression in words, and whether a value agrees with torch's."""
+import dataclasses
 import math
 import numbers
 import struct
 
+from oracle.backends import torch_local
 from oracle.fuzz import graph
 from oracle.tolerance import ALLOW, locally_close, ulps
 
@@ -36,6 +38,21 @@ def float32(x):
         return struct.unpack("f", struct.pack("f", x))[0]
     except (OverflowError, struct.error):
         return None
+
+
+def oriented(sem, v):
+    """sem with its two operands in the order node v's value says they were used in, when they came
+    from a set (a ** b and b ** a differ): the one order whose value torch agrees with; sem as it is
+    when its order is known, or neither or both orders fit."""
+    if sem.ordered or len(sem.operands) != 2 or sem.operands[0] is sem.operands[1]:
+        return sem
+    datas, got = [as_float(c.data) for c in sem.operands], as_float(v.data)
+    if got is None or any(d is None for d in datas):
+        return sem
+    fits = [agree(got, torch_local(sem.op, list(order), sem.c, 1.0)[0], sem.op.name) for order in (datas, datas[::-1])]
+    if fits.count(True) != 1:
+        return sem
+    return dataclasses.replace(sem, operands=sem.operands if fits[0] else sem.operands[::-1], ordered=True)
 
 
 def operand_orders(sem, datas):

@@ -1,10 +1,19 @@
-"""Step 3: each node's backward rule runs alone, with an upstream gradient of 0.75 and its children
-holding 0.25 already (so that a rule that assigns where it should add shows), against torch's local
-derivative; a line trace of the rule says which line wrote the wrong gradient."""
+"""Step 3: each node's backward rule runs alone, with the upstream gradient it had in the case (then
+0.75) and its children holding 0.25 already (so that a rule that assigns where it should add shows),
+against torch's local derivative; a line trace of the rule says which line wrote the wrong gradient.
+Operands kept in a set are taken in the order the node's value says (`nodes.oriented`)."""
 from oracle.backends import torch_local
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.cause import cause
-from oracle.fuzz.diagnose.nodes import agree, as_float, expression, method_name, operand_orders, operand_values
+from oracle.fuzz.diagnose.nodes import (
+    agree,
+    as_float,
+    expression,
+    method_name,
+    operand_orders,
+    operand_values,
+    oriented,
+)
 from oracle.fuzz.diagnose.trace import line_trace, written_by
 from oracle.fuzz.diagnose.way import number_class
 
@@ -18,19 +27,21 @@ class Rules:
 
     def rules(self):
         """The first node (in the order backward applies rules) whose rule, run alone, disagrees with
-        torch's local derivative: with an upstream gradient of 0.75, then with the one the node had in
-        the real backward pass (an inf there shows what 0.75 cannot). Only the nodes the output
-        depends on: a rule that never runs does not make a gradient wrong."""
+        torch's local derivative: with the upstream gradient the node had in the real backward pass
+        (the case's own numbers, which its reproducer shows), then with 0.75 (which shows a rule that
+        drops it, where the case's is 1). Only the nodes the output depends on: a rule that never
+        runs does not make a gradient wrong."""
         for v in reversed(graph.nodes(self.out) if graph.has_graph(self.out) else self.keep):
             sem = graph.semantics(v)
             rule = getattr(v, "_backward", None)
             if sem is None or not callable(rule):
                 continue
+            sem = oriented(sem, v)
             datas = [as_float(c.data) for c in sem.operands]
             if any(d is None for d in datas):
                 continue
             real = self.upstream.get(id(v))
-            for g in dict.fromkeys([UPSTREAM] + ([real] if real is not None else [])):
+            for g in dict.fromkeys(([real] if real is not None else []) + [UPSTREAM]):
                 found = self._rule(v, sem, rule, datas, g)
                 if found is not None:
                     return found

@@ -13,6 +13,7 @@ from oracle.fuzz.diagnose.nodes import (
     method_name,
     operand_orders,
     operand_values,
+    oriented,
     same,
     zero_grads,
 )
@@ -128,6 +129,7 @@ class Values:
             sem = graph.semantics(v)
             if sem is None:
                 continue
+            sem = oriented(sem, v)
             datas = [as_float(c.data) for c in sem.operands]
             if any(d is None for d in datas) or as_float(v.data) is None:
                 continue
