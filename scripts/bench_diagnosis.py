@@ -29,12 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from engine_table import parse_args, print_table  # noqa: E402
 
-from tests.zoo import LEARNER_ROOT, ZOO  # noqa: E402
+from tests.zoo import ZOO, engine_args  # noqa: E402
 
 
 def campaign(name, seconds, out):
-    engine = (["--engine", "micrograd.engine:Value", "--engine-path", str(LEARNER_ROOT)] if name == "learner_pkg"
-              else ["--engine", f"{ROOT}/tests/zoo/{name}.py:Value"])
+    engine = engine_args(name)
     summary = pathlib.Path(out) / "summary.json"
     start = time.monotonic()
     subprocess.run([sys.executable, "-m", "oracle", "fuzz", *engine, "--seconds", str(seconds), "--workers", "1",

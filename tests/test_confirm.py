@@ -230,3 +230,37 @@ def test_a_root_cause_stays_cleared_after_its_attempts(tmp_path):
     ledger.symptom(real, cause, 9, 0.0, reducing=False)
     ledger.finish()
     assert rc.state == "noise" and not list(tmp_path.glob("*.py"))
+
+
+def test_a_root_causes_reproducer_is_named_for_the_class_of_its_case_after_a_better_case_replaces_it(tmp_path):
+    """A root cause first saved with a class-2 case, then with a class-1 one: its one reproducer is the
+    class-1 case's, named so, and the class-2 file is gone; the row's class, words and reproducer's run
+    are those of the file it names."""
+    ledger, real, cause = mul_grad_ledger(tmp_path)
+    edge = dataclasses.replace(cause, cls=2, summary="at the edge")
+    ledger.symptom(dataclasses.replace(real, point=[0.0, 3.0]), edge, 0, 0.0, reducing=False)
+    ledger.finish()
+    (rc,) = ledger
+    assert (rc.state, rc.shown.cls, rc.reproducer.name.startswith("class2-")) == ("confirmed", 2, True)
+    ledger.symptom(real, cause, 1, 0.0, reducing=False)
+    ledger.finish()
+    assert (rc.state, rc.shown.cls, rc.shown.summary) == ("confirmed", 1, cause.summary)
+    assert [p.name for p in sorted(tmp_path.glob("*.py"))] == [rc.reproducer.name]
+    assert rc.reproducer.name.startswith("class1-") and sorted(p.stem for p in tmp_path.glob("*.json")) == [
+        rc.reproducer.stem]
+    assert "x0=2.0" in rc.reproducer_output and "x0=0.0" not in rc.reproducer_output  # the class-1 case's run
+
+
+def test_two_root_causes_never_share_a_reproducer(tmp_path):
+    """Two Python-float facts told apart by the op that got there (one key each) at one line: each row
+    has a reproducer of its own, of its class."""
+    ledger, real, cause = mul_grad_ledger(tmp_path)
+    facts = [dataclasses.replace(cause, cls=3, entry=entry) for entry in ("__mul__", "__rmul__")]
+    assert facts[0].key() != facts[1].key()
+    for k, fact in enumerate(facts):
+        ledger.symptom(real, fact, k, 0.0, reducing=False)
+    ledger.finish()
+    rows = list(ledger)
+    assert [rc.state for rc in rows] == ["written", "written"]
+    assert len({rc.reproducer for rc in rows}) == 2 and all(rc.reproducer.name.startswith("class3-") for rc in rows)
+    assert all(rc.reproducer.exists() for rc in rows)

@@ -71,6 +71,7 @@ class RootCause:
     tried: list = field(default_factory=list)  # the cases whose reproducer cleared it or could not run
     rank: float = 4.0  # the rank of the best case a worker reduces for it (see case_rank): workers learn it
     case_rank: float = 1e9  # the rank of the case it is saved with (unreduced: UNREDUCED_RANK more)
+    case_cause: object = None  # that case's own diagnosis: its reproducer's class and words
     deep_only: bool = False  # every symptom so far was in a deep case, which it waits for a small one to show
 
     @property
@@ -107,6 +108,7 @@ class Ledger:
         self._order = itertools.count()
         self._thread = None
         self._running = None  # the reproducer process confirming a root cause now, if any
+        self._names = {}  # key -> the name its reproducer is published under; one name, one root cause
 
     def __iter__(self):
         return iter(list(self.causes.values()))
@@ -129,7 +131,7 @@ class Ledger:
         which is not reduced: kept, to be saved only if no small case shows the same cause by the
         campaign's end. A symptom no worker reduces (a hang, a crash) is saved as it is. `minimal`:
         its case is one op already (the probe's), as good as a reduced one."""
-        key = cause.key(self.origin.root)
+        key = cause.key(self.origin.folders)
         rc = self.causes.get(key)
         if rc is None:
             rc = self.causes[key] = RootCause(key, cause, case, seconds, output=output, deep_only=deep)
@@ -162,7 +164,7 @@ class Ledger:
         rc = self.causes.get(key)
         if rc is None:
             return
-        if cause.key(self.origin.root) == key and cause.cls <= rc.cls:
+        if cause.key(self.origin.folders) == key and cause.cls <= rc.cls:
             rc.cause = cause
         if not shown:  # kept, to be saved at the end if no case shows it better
             self._keep(rc, finding, program, point, cause, UNREDUCED_RANK)
@@ -180,6 +182,7 @@ class Ledger:
         if rc.finding is not None and rank >= rc.case_rank:
             return False
         rc.finding, rc.program, rc.point, rc.case_rank = finding, program, point, rank
+        rc.case_cause = cause if cause.key(self.origin.folders) == rc.key else rc.cause
         rc.size = _size(finding, program)
         return True
 
@@ -197,7 +200,8 @@ class Ledger:
         if rc.finding is None or self.out is None:
             return
         rc.state = "saving"
-        self._queue.put((rc.cls, next(self._order), rc.key, rc.finding, rc.program, rc.point, rc.cause))
+        cause = rc.case_cause or rc.cause  # the class and words of the case it is saved with
+        self._queue.put((cause.cls, next(self._order), rc.key, rc.finding, rc.program, rc.point, cause))
         if self._thread is None:
             self._thread = threading.Thread(target=self._saver, name="oracle-save", daemon=True)
             self._thread.start()
@@ -221,8 +225,7 @@ class Ledger:
             return
         if self._store is None:
             self._store = FindingStore(self.out, self.memory_mb, started=self._started)
-        mlp = "-mlp" if isinstance(finding, MLPFinding) else ""
-        name = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}{mlp}")
+        name = self._name(key, cause, finding)
         # done before the campaign's end: a run it cuts short is unconfirmed, not could-not-confirm
         timeout, cut = (CONFIRM_TIMEOUT, False) if left is None or left >= CONFIRM_TIMEOUT else (left, True)
         meta = dict(self.meta, root_cause_key=key, symptoms=rc.symptoms)
@@ -233,18 +236,34 @@ class Ledger:
         else:
             saved = self._store.record(name, finding, program, point, meta, self.origin, cause, timeout, verify, True,
                                        cut)
-        rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
         if saved.path is None:
             if saved.state in UNCOUNTED:
                 rc.tried.append((program, point))
-            if self._unpublished(rc, saved.state):
+            if self._unpublished(rc, saved.state):  # else the row is the published one's, and its run's
                 rc.reason = saved.reason
+                rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
             return
+        rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
+        old = self._names.get(key)
+        if saved.state != "taken" and old is not None and old != name:
+            self._store.discard(old)  # one reproducer per root cause: the one of another class it had goes
+        self._names[key] = name
         # The row shows the cause its reproducer was written for (its class too), not a better one
         # still waiting for its own.
         rc.state, rc.path, rc.reason, rc.cause = saved.state, saved.path, "", cause
         rank = rc.case_rank if rc.finding is finding else case_rank(finding, cause)
         rc.published = Published(rc.state, finding, program, point, rank, _size(finding, program), cause)
+
+    def _name(self, key, cause, finding):
+        """The file name of root cause `key`'s reproducer for a case of `cause`: its class first, then
+        the method and the function's place (and the op that got there, for a class-3 fact told
+        apart by it); a suffix when another root cause of this campaign has that name already."""
+        via = f"-via-{cause.entry}" if cause.cls == 3 and cause.entry and cause.entry != cause.method else ""
+        mlp = "-mlp" if isinstance(finding, MLPFinding) else ""
+        base = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}{via}{mlp}")
+        taken = {n for k, n in self._names.items() if k != key}
+        names = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
+        return next(name for name in names if name not in taken)
 
     @staticmethod
     def _unpublished(rc, state):

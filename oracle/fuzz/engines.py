@@ -82,6 +82,12 @@ class Origin:
     inline: tuple = ()
 
     @property
+    def folders(self):
+        """Every folder the engine was loaded from, root first: the engine's own code is in them
+        (see graph.folders)."""
+        return (self.root, *self.paths)
+
+    @property
     def importable(self):
         """The spec a reproducer imports: `module:attr`, after putting `root` on sys.path."""
         return f"{self.module}:{self.attr}"

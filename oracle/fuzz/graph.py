@@ -171,9 +171,16 @@ class Place:
         return where + (f"  {self.text}" if self.text else "")
 
 
+def folders(root):
+    """The engine's folders: `root` is the one it was imported from, or a tuple of that one and the
+    others it imports from (--engine-path), every one of them the engine's own code."""
+    return (root,) if isinstance(root, str) else tuple(root) or ("",)
+
+
 def short(file, root=""):
-    """A file as the learner names it: relative to the folder the engine was imported from."""
-    return os.path.relpath(file, root) if root and file.startswith(root.rstrip(os.sep) + os.sep) else file
+    """A file as the learner names it: relative to the engine's folder that holds it (`folders`)."""
+    within = next((r for r in folders(root) if r and file.startswith(r.rstrip(os.sep) + os.sep)), None)
+    return os.path.relpath(file, within) if within else file
 
 
 def cell(file, root=""):
@@ -194,13 +201,14 @@ def function_name(code):
 
 def is_engine_file(filename, root=""):
     """Whether code from `filename` is the engine's (the learner's), not the oracle's, Python's or a
-    library's. `root` is the sys.path entry the engine was imported from."""
+    library's. `root`: the sys.path entry the engine was imported from, or the tuple of every folder
+    it was loaded from (`folders`): a file in any of them is the engine's."""
     if filename.startswith("<"):
         return filename.startswith(MUTANT_FILE)
     path = str(pathlib.Path(filename).resolve())
     if path.startswith(ORACLE + os.sep) or path.startswith(_LIBRARY):
         return False
-    return not root or path.startswith(root.rstrip(os.sep) + os.sep)
+    return any(not r or path.startswith(r.rstrip(os.sep) + os.sep) for r in folders(root))
 
 
 def place_of(fn):

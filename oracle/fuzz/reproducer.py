@@ -50,7 +50,7 @@ def reproducer_source(program, point, origin, finding=None, cause=None, memory_m
     data = (f"POINT = [{', '.join(float_source(float(x)) for x in point)}]\n"
             f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
             + _limits(finding))
-    return _script(_title(cause, "a program", origin.root), _PROGRAM_ABOUT, origin, _RUN_IMPORTS, data,
+    return _script(_title(cause, "a program", origin.folders), _PROGRAM_ABOUT, origin, _RUN_IMPORTS, data,
                    _PROGRAM.format(f=program.source(), run_engine=_RUN_ENGINE), memory_mb)
 
 
@@ -73,7 +73,7 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None, memory_
         mlp._torch_step, mlp._torch_params, mlp.engine_sgd, mlp.sgd_step, mlp.resync))
     where = "" if finding is None else f" (first at {finding.where}" + (
         f" after SGD step {finding.step})" if finding.step else ")")
-    return _script(_title(cause, "an MLP", origin.root) + where, _MLP_ABOUT, origin, (*_RUN_IMPORTS, "types"),
+    return _script(_title(cause, "an MLP", origin.folders) + where, _MLP_ABOUT, origin, (*_RUN_IMPORTS, "types"),
                    data, _MLP.replace("{shared}", shared).replace("{run_engine}", _RUN_ENGINE), memory_mb)
 
 
@@ -83,7 +83,7 @@ def tamper_reproducer_source(origin, cause, memory_mb=0):
     from oracle.fuzz import tamper
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (tamper.watched, tamper.snapshot,
                                                                        tamper.differences))
-    return _script(_title(cause, "an import", origin.root), _TAMPER_ABOUT, origin, (), "MISSING = object()",
+    return _script(_title(cause, "an import", origin.folders), _TAMPER_ABOUT, origin, (), "MISSING = object()",
                    _TAMPER.replace("{shared}", shared), memory_mb)
 
 

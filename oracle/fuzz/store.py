@@ -177,6 +177,16 @@ class FindingStore:
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
 
+    def discard(self, name):
+        """Remove a name this store published (a root cause's reproducer that one of another name
+        replaced): its .json first, so that what is left is never a .json without its .py."""
+        if file_name(name) not in self._mine:
+            return
+        json_path, py_path = self.paths(name)
+        json_path.unlink(missing_ok=True)
+        py_path.unlink(missing_ok=True)
+        self._mine.discard(file_name(name))
+
     def _held(self, py_path):
         """True when a writer holds this signature: its .py is published and its .json is not,
         yet. A stale .py (its writer was killed) is moved aside, so the signature is free again."""

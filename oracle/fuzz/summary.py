@@ -106,7 +106,7 @@ def summary(stats, config, probe, ops):
     cov = coverage(stats.ops, stats.pairs, ops)
     causes = list(stats.causes) if stats.causes is not None else []
     reported = [rc for rc in causes if rc.state != "noise"]
-    root = probe.origin.root
+    root = probe.origin.folders
     classes = {SECTIONS[c]: [_row(rc, root) for rc in reported if rc.shown.cls == c] for c in (1, 2, 3)}
     counted = counts(classes, config.strict)
     return {

@@ -129,7 +129,7 @@ def _probe(state, name):
         with time_limit(limit):
             probed = probe_op(state.Engine, op, state.watch)
     except CaseTimeout as e:
-        stopped = graph.innermost(e.__traceback__, state.origin.root)
+        stopped = graph.innermost(e.__traceback__, state.origin.folders)
         probed = OpProbe(name, "broken", f"no result after {limit:.3g} s", "timeout", probe_point(op, state.watch))
     _take_output(state)
     if probed.status != "broken":
@@ -147,7 +147,7 @@ def _probe(state, name):
         finding = Finding(probed.kind, program.n_inputs, name, point, detail=probed.reason, program=program,
                           limit=limit if probed.kind == "timeout" else None)
     if probed.kind == "timeout":
-        return probed, finding, fallback(finding, state.origin.root, state.Engine, stopped)
+        return probed, finding, fallback(finding, state.origin.folders, state.Engine, stopped)
     return probed, finding, _diagnose(state, finding)
 
 
@@ -161,9 +161,9 @@ def probe_limit(job):
 def _diagnose(state, finding):
     try:
         with time_limit(state.job.timeout):
-            return diagnose(finding, state.Engine, state.origin.root, state.origin.ours)
+            return diagnose(finding, state.Engine, state.origin.folders, state.origin.ours)
     except (Exception, CaseTimeout):
-        return fallback(finding, state.origin.root, state.Engine)
+        return fallback(finding, state.origin.folders, state.Engine)
 
 
 def _take_output(state):
@@ -197,14 +197,14 @@ def work(state, i, cseed, kind, emit):
             return
         result = CaseResult(kind, finding=stuck_finding("timeout", state.watch, cseed, kind, state.ops,
                                                         f"no result after {limit:g} s", limit, state.deep_ops))
-        stopped = graph.innermost(e.__traceback__, state.origin.root)  # where the alarm found the engine
+        stopped = graph.innermost(e.__traceback__, state.origin.folders)  # where the alarm found the engine
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit from the engine, or a bug of the oracle's: one case, not the campaign
         detail = f"{type(e).__name__}: {e}".strip()
         result = CaseResult(kind, finding=stuck_finding("crash", state.watch, cseed, kind, state.ops, detail,
                                                         deep_ops=state.deep_ops))
-        stopped = graph.innermost(e.__traceback__, state.origin.root)
+        stopped = graph.innermost(e.__traceback__, state.origin.folders)
     else:
         stopped = None
     result.cpu = time.process_time() - cpu
@@ -213,11 +213,11 @@ def work(state, i, cseed, kind, emit):
         state.progress[1], state.progress[3] = time.monotonic(), job.timeout
     if f is not None:
         result.cause = _diagnose(state, f) if f.kind not in ("timeout", "crash") else fallback(
-            f, state.origin.root, state.Engine, stopped)
+            f, state.origin.folders, state.Engine, stopped)
     result.printed, result.output = _take_output(state)
     if f is None:
         result.output = ""
-    key = result.cause.key(state.origin.root) if f is not None else None
+    key = result.cause.key(state.origin.folders) if f is not None else None
     # A deep case (thousands of nodes) is worth reducing only for a walk that cannot go that deep or
     # that visits each path (a recursive topological sort, reduced to a chain; no visited set, to a
     # ladder of diamonds: quickly); any other bug shows in a small case soon enough, which reduces in
@@ -232,7 +232,7 @@ def work(state, i, cseed, kind, emit):
     emit(("case", i, result, reducing))
     if reducing:
         points = (built or build_case(cseed, kind, state.ops, state.deep_ops))[1] if isinstance(f, Finding) else ()
-        reduced = reduce_finding(f, result.cause, state.Engine, state.origin.root, state.origin.ours, job.timeout,
+        reduced = reduce_finding(f, result.cause, state.Engine, state.origin.folders, state.origin.ours, job.timeout,
                                  job.reduce_seconds, points, job.deadline)
         _take_output(state)
         if not reduced[-1]:  # no localisation showed it: the next case of this root cause may

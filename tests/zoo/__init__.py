@@ -7,8 +7,10 @@ learner gets it wrong after the lecture; the line holding the mistake ends with 
 learner's self-contained package named `micrograd` (a sys.path root, like a learner's project folder: put it
 first on sys.path, in a process of its own, since the project's own package is also called `micrograd`).
 
-`ZOO[name]` is what the fuzzer should report for engine `spec(name)`; `FIXED` is the mistake fixed, on which
-every zoo reproducer must pass; `mistake_line(name)` is the (path, line number) of the marked line.
+`ZOO[name]` is what the fuzzer should report for the engine `engine_args(name)` names; `FIXED` is the mistake
+fixed, on which every zoo reproducer must pass; `mistake_line(name)` is the (path, line number) of the marked
+line. `second_folder/engine.py` subclasses the lecture's engine imported as `lecture`, from this folder given as
+a second engine folder.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +89,9 @@ ZOO = {
     "set_children": Expect("none", "", ()),
     # the learner's own package: tanh' = 1 - t instead of 1 - t**2
     "learner_pkg": Expect("rule", "tanh", (1,)),
+    # the same mistake in an engine whose base class is in a second folder (--engine-path): the base's lines
+    # are the engine's too, so its Python float facts are class 3 (not six class-1/2 root causes)
+    "second_folder": Expect("rule", "tanh", (1,)),
     # a topological sort with no visited set: a shared node's rule runs twice, and a graph of diamonds takes
     # exponentially long (its test runs deep cases, to see the latter)
     "walk_no_visited": Expect("traversal", "backward", (1,), "slow", kind="deep"),
@@ -137,12 +142,15 @@ ZOO_DIR = Path(__file__).resolve().parent
 LEARNER_ROOT = ZOO_DIR / "learner_pkg"  # the sys.path root for learner_pkg (not a package itself)
 
 
-def spec(name):
-    """The engine spec of zoo engine `name`: `module:Value`. learner_pkg's module is `micrograd.engine`, found only
-    with LEARNER_ROOT first on sys.path."""
-    if name not in ZOO:
-        raise KeyError(f"no zoo engine {name!r}")
-    return "micrograd.engine:Value" if name == "learner_pkg" else f"tests.zoo.{name}:Value"
+def engine_args(name):
+    """The `python -m oracle fuzz` arguments that name zoo engine `name`, as a learner gives them:
+    learner_pkg's package by its module, with its folder; second_folder's file, with the folder its
+    base class is imported from; any other by its file."""
+    if name == "learner_pkg":
+        return ["--engine", "micrograd.engine:Value", "--engine-path", str(LEARNER_ROOT)]
+    if name == "second_folder":
+        return ["--engine", f"{source_path(name)}:Value", "--engine-path", str(ZOO_DIR)]
+    return ["--engine", f"{source_path(name)}:Value"]
 
 
 def source_path(name):
@@ -151,6 +159,8 @@ def source_path(name):
         raise KeyError(f"no zoo engine {name!r}")
     if name == "learner_pkg":
         return LEARNER_ROOT / "micrograd" / "engine.py"
+    if name == "second_folder":
+        return ZOO_DIR / "second_folder" / "engine.py"
     return ZOO_DIR / f"{name}.py"
 
 
