@@ -43,6 +43,8 @@ class Expect:
 ZOO = {
     # backward()'s visited set merges x.tanh() and another x.tanh(): one of them never runs its _backward
     "eq_hash_by_data": Expect("traversal", "__hash__", (1,), "merged"),
+    # the same, with children in a set as in the lecture: x + y with equal data keeps only x in _prev
+    "eq_hash_set_children": Expect("traversal", "__hash__", (1,), "merged"),
     # RecursionError from build_topo on a chain deeper than ~1000
     "recursive_topo": Expect("traversal", "backward", (1,), "recursion"),
     # 2 + x calls __radd__, which computes 2 + x again

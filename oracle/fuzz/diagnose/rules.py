@@ -69,14 +69,15 @@ class Rules:
         want = wants[0]
         bad = next(c for c in kids if not agree(got[id(c)], want[id(c)], sem.op.name, g))
         pos = next(p for p, c in enumerate(sem.operands) if c is bad)
-        line = trace.writer(kids.index(bad)) or written_by(rule, bad)
+        at = next(k for k, c in enumerate(kids) if c is bad)  # by identity: an engine's == may go by data
+        line = trace.writer(at) or written_by(rule, bad)
         if line is None:  # no line writes it: name the last one that writes a gradient, after which it is missing
             line = next((w for w in (trace.writer(j) for j in reversed(range(len(kids)))) if w is not None), None)
             line = line or trace.callee()
         assigns = got[id(bad)] is not None and agree(got[id(bad)], want[id(bad)] - HELD, sem.op.name, g)
         place = line or graph.place_of(rule)
         g_got = None if got[id(bad)] is None else got[id(bad)] - HELD
-        written = trace.writer(kids.index(bad)) or written_by(rule, bad)
+        written = trace.writer(at) or written_by(rule, bad)
         note = ("; it assigns (=) where it should add (+=) to what the gradient held" if assigns else
                 "" if written else f"; no line of the rule writes {'ab'[pos] if len(sem.operands) <= 2 else 'it'}.grad")
         names = "ab"[:len(sem.operands)] if len(sem.operands) <= 2 else ""

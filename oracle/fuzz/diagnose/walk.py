@@ -1,5 +1,7 @@
 """Step 4: when every value and rule checks out and the gradients still disagree, backward()'s walk
 is at fault: the seed, the order, a rule run twice or never, nodes merged by `__eq__`/`__hash__`."""
+import inspect
+
 from oracle.fuzz import graph, topo
 from oracle.fuzz.diagnose.cause import cause
 from oracle.fuzz.diagnose.nodes import as_float, expression, zero_grads
@@ -40,6 +42,13 @@ class Walk:
         if seed is not None and seed != 1.0 and (not calls or calls[0] is out or not logged):
             return cause("traversal", "backward", backward,
                          f"backward() leaves the output's grad at {seed!r} instead of seeding it with 1.0", cls, "seed")
+        for v in inner:  # a set of children that took two operands for one: the other is never reached
+            lost = _lost(v)
+            if lost:
+                return cause("traversal", *_eq_place(v, backward),
+                             f"two distinct nodes with equal data ({as_float(lost[0].data)!r}) compare equal, so the "
+                             f"set that holds a node's children keeps one of them and backward() never reaches the "
+                             f"other", cls, "merged")
         built = orders.fault(out, inner, backward, lambda v: expression(graph.semantics(v)) if graph.semantics(v)
                              else "a node")
         twins = _by_hash(everything)
@@ -61,8 +70,7 @@ class Walk:
         never = [v for v in inner if counts.get(id(v), 0) == 0]
         for v in never:  # one merged node is enough: its whole subgraph is then never reached
             if _twin(v, twins) is not None:
-                eq = graph.place_of(_own(type(v), "__hash__") or _own(type(v), "__eq__"))
-                return cause("traversal", eq.function if eq else "__eq__", eq or backward,
+                return cause("traversal", *_eq_place(v, backward),
                              f"two distinct nodes with equal data ({as_float(v.data)!r}) compare equal, so "
                              f"backward()'s visited set takes them for one and one of them never passes on its "
                              f"gradient",
@@ -161,6 +169,37 @@ def _twin(v, twins):
         except Exception:
             continue
     return None
+
+
+def _eq_place(v, backward):
+    """(method, Place) of the engine's __hash__ (or __eq__) that took two nodes for one; else backward's."""
+    eq = graph.place_of(_own(type(v), "__hash__") or _own(type(v), "__eq__"))
+    return (eq.function, eq) if eq else ("__eq__", backward)
+
+
+def _lost(v):
+    """The nodes v's rule writes to that the set holding its children lost: distinct from every child,
+    yet equal to one by the engine's `==` (so the set kept only that one). [] when its children are
+    not in a set, or none is lost."""
+    held = getattr(v, graph.children_attr(v) or "", None)
+    if not isinstance(held, set | frozenset):
+        return []
+    rule = inspect.unwrap(getattr(v, "_backward", None) or (lambda: None))
+    kept = {id(c) for c in held}
+    lost = []
+    for cell in getattr(rule, "__closure__", None) or ():
+        try:
+            x = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if x is v or id(x) in kept or not hasattr(x, "data"):
+            continue
+        try:
+            if any(bool(x == c) for c in held):
+                lost.append(x)
+        except Exception:  # noqa: S112 (an == that raises merges nothing)
+            continue
+    return lost
 
 
 def _own(cls, name):
