@@ -75,3 +75,10 @@ def test_a_power_of_a_node_by_itself_in_a_set_is_told_from_its_value():
     assert (sem.op.name, sem.operands, sem.ordered) == ("pow", (x, x), True)
     other = Node(0.5 ** 2.0, (x,), "**")  # 2 ** x? x ** 2? not x ** x: not known
     assert graph.semantics(other) is None
+    two = Node(2.0)
+    c = 2.0
+    rpow = Node(c ** two.data, (two,), "**")  # 2 ** x at x = 2 has the value of x ** x: its rule says c ** x
+    rpow._backward = lambda: setattr(two, "grad", two.grad + math.log(c) * rpow.data * rpow.grad)
+    assert graph.semantics(rpow) is None
+    tupled = engine("_prev", tuple)(2.0)
+    assert graph.semantics(tupled.__class__(4.0, (tupled,), "**")) is None  # one child of a tuple: c ** x

@@ -30,6 +30,9 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     code, out, err, summary = fuzz(tmp_path, *engine_args(name), "--cases", expect.cases, "--seconds", 120, "--kind",
                                    expect.kind, *stop)
     counted = causes(summary, 1, 2)
+    saved = [r for r in causes(summary, 1, 2, 3) if r["reproducer"]]  # one row, one reproducer of its class
+    assert all(pathlib.Path(r["reproducer"]).name.startswith(f"class{r['class']}-") for r in saved), out
+    assert len({r["reproducer"] for r in saved}) == len(saved), out
     # the base is in this project's tests, which an engine outside them does not have on its path
     fixed, path = [FIXED], ROOT if name in ("learner_pkg", "second_folder") else None
     if expect.cause in ("none", "python-float") or (not counted and 3 in expect.classes):

@@ -120,7 +120,7 @@ def semantics(v):
         c = float(power[1])
         return Semantics(OPS["pow_float"], int(c) if c.is_integer() else c, kids, True)
     if tag == "**":  # x ** y; with one child (a set's) c ** x or x ** x, told by the node's value
-        if len(kids) == 1 and _own_power(v, kids[0]):
+        if len(kids) == 1 and not ordered and _own_power(v, kids[0]):
             return Semantics(OPS["pow"], None, kids * 2, True)
         return Semantics(OPS["pow"], None, kids, ordered) if len(kids) == 2 else None
     if tag == "-":
@@ -138,11 +138,23 @@ def semantics(v):
 
 
 def _own_power(v, x):
-    """Whether node v's value is x ** x, its one child's power of itself (Python's, to 1e-9)."""
+    """Whether node v, a `**` whose one child x came from a set, is x ** x: its value is x's power of
+    itself (Python's, to 1e-9), and its rule holds no number equal to x's data (c ** x at x = c has
+    that value too)."""
     try:
-        return math.isclose(float(v.data), float(x.data) ** float(x.data), rel_tol=1e-9)
+        if not math.isclose(float(v.data), float(x.data) ** float(x.data), rel_tol=1e-9):
+            return False
     except Exception:  # not numbers, an overflow, a complex power
         return False
+    rule = inspect.unwrap(getattr(v, "_backward", None) or (lambda: None))
+    for cell in getattr(rule, "__closure__", None) or ():
+        try:
+            held = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(held, int | float) and held == x.data:
+            return False
+    return True
 
 
 # --- the learner's own code ---
