@@ -9,17 +9,19 @@ module:
      RecursionError at the line the traceback repeats; a rule that cannot even be called, at its
      `def`); a complex number or a non-number at the line that created the node holding it;
   2. `values`: each engine node's value is recomputed by torch from its own children (its `_op`
-     says what it computes): the first wrong one names the line that created it;
-  3. `rules`: each node's backward rule runs alone, with an upstream gradient of 0.75 and its
-     children holding 0.25 already (so that a rule that assigns where it should add shows), against
-     torch's local derivative; a line trace of the rule says which line wrote the wrong gradient;
+     says what it computes): the first wrong one names the line that created it; an op that
+     returns no node (None) is placed at the last line its method ran;
+  3. `rules`: each node's backward rule runs alone, with the upstream gradient it had in the case
+     (then 0.75) and its children holding 0.25 already (so that a rule that assigns where it should
+     add shows), against torch's local derivative; a line trace of the rule says which line wrote
+     the wrong gradient;
   4. `walk`: when every value and rule checks out and the gradients still disagree, backward()'s
-     walk is at fault: the seed, the order, a rule run twice or never, nodes merged by
-     `__eq__`/`__hash__`.
+     walk is at fault: a `backward` attribute that hides it, the seed, the order, a rule run twice
+     or never, nodes merged by `__eq__`/`__hash__` (in the visited set or in a set of children).
 `program` and `mlp` ask the steps in turn for each kind of finding. Where the engine hides its
-graph (no `_prev`, an unknown `_op`), the cause is the program op's method (`fallback`). `cause`
-holds the record and its classes; `nodes` reads a node's numbers and words. Runs in a worker
-process: it calls the engine.
+graph (its children under no name of `graph.CHILDREN`, an unknown `_op`), the cause is the program
+op's method (`fallback`). `cause` holds the record and its classes; `nodes` reads a node's numbers
+and words. Runs in a worker process: it calls the engine.
 
 Each Cause has a class, decided by what the difference is (see `cause`): 1 wrong at ordinary inputs,
 2 wrong at the edge of float64 (an edge value on the way, or the engine's formula overflowing on the
