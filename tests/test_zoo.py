@@ -156,3 +156,36 @@ def test_an_mlp_whose_engine_diverges_where_torch_does_not_is_a_finding_with_a_r
     script.write_text(mlp_reproducer_source(spec, finding.step, origin, finding))
     assert confirm(script, finding.kind, 60).state == "confirmed"
     assert reproduce(script, FIXED)[0] == 0
+
+
+def test_a_python_float_fact_in_a_rule_is_one_root_cause_whichever_op_uses_its_node():
+    """x ** y's rule raises ValueError at x = -1 (math.log(-1), where torch's derivative is nan): one
+    class-3 fact at pow's line, not one per program op that happens to use x ** y afterwards."""
+    from oracle.check import check_program
+    from oracle.fuzz.diagnose import diagnose
+    from oracle.program import Instr, Program
+
+    found = []
+    for op in ("add", "mul", "sub"):
+        program = Program(2, (Instr("pow", (0, 1)), Instr(op, (2, 0))))
+        (finding,) = check_program(program, [[-1.0, 2.0]], Lecture).findings
+        found.append(diagnose(finding, Lecture, str(ROOT)))
+    assert {(c.cls, c.method) for c in found} == {(3, "__pow__")}, found
+    assert len({c.key(str(ROOT)) for c in found}) == 1, [c.key(str(ROOT)) for c in found]
+
+
+def test_an_op_that_changes_a_node_under_later_ones_is_blamed_for_what_they_raise():
+    """abs_mutates_self's abs(t1) turns t1 = log(1e-300) = -690.8 into 690.8 in place, and 3.0 ** t1
+    then overflows (torch: inf): the root cause is the abs that changed t1, not a Python-float fact of
+    __rpow__ seen through whichever op the finding first saw wrong."""
+    from oracle.check import check_program
+    from oracle.fuzz.diagnose import diagnose
+    from oracle.program import Instr, Program
+    from tests.zoo.abs_mutates_self import Value
+
+    program = Program(1, (Instr("log", (0,)), Instr("abs", (1,)), Instr("rpow", (1,), 3.0)))
+    finding = check_program(program, [[1e-300]], Value).findings[0]
+    found = diagnose(finding, Value, str(ROOT))
+    marked, line = mistake_line("abs_mutates_self")
+    assert (found.category, found.cls, found.method, found.file, found.line) == (
+        "no-graph", 1, "__abs__", str(marked), line), found

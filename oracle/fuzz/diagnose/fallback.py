@@ -12,9 +12,10 @@ from oracle.ops import OPS
 
 
 def with_entry(c, finding):
-    """c with the method the finding's program op calls (see Cause.key)."""
+    """c with the method the finding's program op calls (see Cause.key), unless the diagnosis knows
+    the op the engine failed in."""
     op = OPS.get(getattr(finding, "op", "") or "")
-    return dataclasses.replace(c, entry=graph.method_of(op)) if op is not None else c
+    return dataclasses.replace(c, entry=graph.method_of(op)) if op is not None and not c.entry else c
 
 
 def fallback(finding, root="", Engine=None, place=None):

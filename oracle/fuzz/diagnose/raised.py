@@ -3,6 +3,7 @@ RecursionError at the line the traceback repeats; a rule that cannot even be cal
 a complex number or a non-number at the line that created the node holding it. Its class is what
 torch answers for the op the engine failed in (`answer`, `cause.failure_class`): a class-3 fact is
 placed at that op's line, wherever the engine raised afterwards."""
+import dataclasses
 import numbers
 
 from oracle.fuzz import graph
@@ -47,7 +48,9 @@ class Raised:
         where = f"in {phase}()" if phase == "backward" else f"in {method}" if method else ""
         torch = f", where torch gives {describe(answer)}" if answer is not None and cls > 1 else ""
         summary = f"{name} {where} at {', '.join(map(repr, self.point))}{torch}".strip()
-        return cause("python-float" if cls == 3 else "raise", method, place, summary, cls, type(e).__name__)
+        found = cause("python-float" if cls == 3 else "raise", method, place, summary, cls, type(e).__name__)
+        # the program op that raised, not the one the finding first saw wrong: a class-3 fact is told apart by it
+        return dataclasses.replace(found, entry=graph.method_of(OPS[opname])) if opname else found
 
     def _program_answer(self, opname):
         """torch's value for the program op the forward pass was making, from the engine's own
@@ -77,9 +80,10 @@ class Raised:
                 what = expression(sem) if sem else f"the node made by {getattr(v, '_op', '?')!r}"
                 if place is None or place.function in ("_rule_that_raises",):
                     place = graph.place_of(rule)
-                    return cause("raise", method_name(place), place,
-                                 f"the backward rule of {what} cannot be called as backward() calls it: {name}",
-                                 klass(*self.point, *child_values(v)), type(e).__name__)
+                    return self._made_by(v, cause(
+                        "raise", method_name(place), place,
+                        f"the backward rule of {what} cannot be called as backward() calls it: {name}",
+                        klass(*self.point, *child_values(v)), type(e).__name__))
                 at, answer, operands = failed_op(e.__traceback__, self.root) or (None, None, ())
                 if answer is None and sem is not None:
                     answer = torch_answer(sem.op, child_values(v), sem.c, rule=True)
@@ -88,10 +92,15 @@ class Raised:
                     place = at
                 torch = (f", where torch's local derivative is {describe(answer)}" if answer is not None and cls > 1
                          else "")
-                return cause("python-float" if cls == 3 else "raise", method_name(place), place,
-                             f"the backward rule of {what} raises {name} at {operand_values(sem, v)}{torch}",
-                             cls, type(e).__name__)
+                return self._made_by(v, cause("python-float" if cls == 3 else "raise", method_name(place), place,
+                                              f"the backward rule of {what} raises {name} at "
+                                              f"{operand_values(sem, v)}{torch}", cls, type(e).__name__))
         return None
+
+    def _made_by(self, v, found):
+        """found, with the method of the program op that made node v as its entry (see Cause.key)."""
+        op = self.made_by.get(id(v))
+        return dataclasses.replace(found, entry=graph.method_of(OPS[op])) if op else found
 
     def bad_data(self):
         """The first node whose data is not a real number: complex (Python's ** of a negative base),

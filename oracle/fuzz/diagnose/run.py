@@ -24,6 +24,7 @@ class Run(Raised, Values, Rules, Walk):
         self.created = {}  # id(node) -> Place of the line that created it
         self.keep = []  # every node of the graph, held so that ids stay unique
         self.made = []  # every node the forward pass made, in the order it made them
+        self.made_by = {}  # id(node) -> the program op whose method made it (x / y's inner x * y**-1 too)
         self.case_program, self.program_nodes = None, None
         self.mutated = None  # (node index, before, after) when a program op changed an earlier node's data
         self.point = ()
@@ -38,7 +39,9 @@ class Run(Raised, Values, Rules, Walk):
                 nodes.extend(self.Engine(x) for x in point)
                 datas = [n.data for n in nodes]
                 for ins in program.instrs:
+                    made = len(self.made)
                     evaluate_one(ins, nodes)
+                    self.made_by.update((id(v), ins.op) for v in self.made[made:])
                     if not hasattr(nodes[-1], "data"):  # the ops that would trip over it are not at fault
                         self.program_nodes = nodes
                         return self.not_a_node(program, len(nodes) - 1)
@@ -53,6 +56,8 @@ class Run(Raised, Values, Rules, Walk):
             if not isinstance(e, Exception | RecursionError):
                 raise
             self.program_nodes = nodes
+            if self.mutated is not None:  # an op changed a node under the later ones: what raised after is its fault
+                return self.mutation(program)
             return self._raised(e, "forward", getattr(program.instrs[len(nodes) - program.n_inputs], "op", None)
                                 if len(nodes) >= program.n_inputs and len(nodes) < program.n_nodes else None)
         self.program_nodes = nodes
