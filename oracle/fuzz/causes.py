@@ -274,6 +274,7 @@ class Ledger:
             rc.state = state
             return True
         rc.state, rc.finding, rc.program, rc.point, rc.case_rank, rc.size, rc.cause = rc.published
+        rc.case_cause = rc.cause
         return False
 
     def _started(self, pgid):

@@ -146,15 +146,20 @@ def _own_power(v, x):
             return False
     except Exception:  # not numbers, an overflow, a complex power
         return False
-    rule = inspect.unwrap(getattr(v, "_backward", None) or (lambda: None))
-    for cell in getattr(rule, "__closure__", None) or ():
+    return not any(isinstance(held, int | float) and held == x.data for held in closure(getattr(v, "_backward", None)))
+
+
+def closure(fn):
+    """What a function (a node's rule) closes over: its cells' contents, empty cells left out; () for
+    anything else."""
+    fn = inspect.unwrap(fn) if callable(fn) else None
+    held = []
+    for cell in getattr(fn, "__closure__", None) or ():
         try:
-            held = cell.cell_contents
+            held.append(cell.cell_contents)
         except ValueError:  # an empty cell
             continue
-        if isinstance(held, int | float) and held == x.data:
-            return False
-    return True
+    return tuple(held)
 
 
 # --- the learner's own code ---

@@ -1,7 +1,5 @@
 """Step 4: when every value and rule checks out and the gradients still disagree, backward()'s walk
 is at fault: the seed, the order, a rule run twice or never, nodes merged by `__eq__`/`__hash__`."""
-import inspect
-
 from oracle.fuzz import graph, topo
 from oracle.fuzz.diagnose.cause import cause
 from oracle.fuzz.diagnose.nodes import as_float, expression, zero_grads
@@ -184,14 +182,9 @@ def _lost(v):
     held = getattr(v, graph.children_attr(v) or "", None)
     if not isinstance(held, set | frozenset):
         return []
-    rule = inspect.unwrap(getattr(v, "_backward", None) or (lambda: None))
     kept = {id(c) for c in held}
     lost = []
-    for cell in getattr(rule, "__closure__", None) or ():
-        try:
-            x = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
+    for x in graph.closure(getattr(v, "_backward", None)):
         if x is v or id(x) in kept or not hasattr(x, "data"):
             continue
         try:
