@@ -108,7 +108,6 @@ class Ledger:
         self._order = itertools.count()
         self._thread = None
         self._running = None  # the reproducer process confirming a root cause now, if any
-        self._names = {}  # key -> the name its reproducer is published under; one name, one root cause
 
     def __iter__(self):
         return iter(list(self.causes.values()))
@@ -244,10 +243,8 @@ class Ledger:
                 rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
             return
         rc.reproducer_exit, rc.reproducer_output = saved.exit, saved.output[-sandbox.TAIL:]
-        old = self._names.get(key)
-        if saved.state != "taken" and old is not None and old != name:
-            self._store.discard(old)  # one reproducer per root cause: the one of another class it had goes
-        self._names[key] = name
+        if saved.state != "taken" and rc.path is not None and rc.path.stem != name:
+            self._store.discard(rc.path.stem)  # one reproducer per root cause: the one of another class it had goes
         # The row shows the cause its reproducer was written for (its class too), not a better one
         # still waiting for its own.
         rc.state, rc.path, rc.reason, rc.cause = saved.state, saved.path, "", cause
@@ -261,7 +258,7 @@ class Ledger:
         via = f"-via-{cause.entry}" if cause.cls == 3 and cause.entry and cause.entry != cause.method else ""
         mlp = "-mlp" if isinstance(finding, MLPFinding) else ""
         base = file_name(f"class{cause.cls}-{cause.method or cause.category}-{_where(cause)}{via}{mlp}")
-        taken = {n for k, n in self._names.items() if k != key}
+        taken = {rc.path.stem for rc in self if rc.key != key and rc.path is not None}  # published, or kept
         names = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
         return next(name for name in names if name not in taken)
 

@@ -53,13 +53,18 @@ def children_attr(v):
     return None
 
 
+def holder(v):
+    """The tuple, list or set in which node v keeps its children (see `children_attr`), or None."""
+    name = children_attr(v)
+    return None if name is None else getattr(v, name)
+
+
 def children(v):
     """A node's children as a tuple (a set sorted by id, so that a walk is the same however the set
     iterates); () when it has none, or keeps them under no name of `CHILDREN`."""
-    name = children_attr(v)
-    if name is None:
+    held = holder(v)
+    if held is None:
         return ()
-    held = getattr(v, name)
     return tuple(sorted(held, key=id)) if isinstance(held, set | frozenset) else tuple(held)
 
 
@@ -114,7 +119,7 @@ def semantics(v):
         tag = str(v._op).strip()
     except Exception:
         return None
-    ordered = not isinstance(getattr(v, children_attr(v)), set | frozenset)
+    ordered = not isinstance(holder(v), set | frozenset)
     power = _POWER.fullmatch(tag)
     if power and len(kids) == 1:
         c = float(power[1])
@@ -146,20 +151,22 @@ def _own_power(v, x):
             return False
     except Exception:  # not numbers, an overflow, a complex power
         return False
-    return not any(isinstance(held, int | float) and held == x.data for held in closure(getattr(v, "_backward", None)))
+    rule = closure(getattr(v, "_backward", None)).values()
+    return not any(isinstance(held, int | float) and held == x.data for held in rule)
 
 
 def closure(fn):
-    """What a function (a node's rule) closes over: its cells' contents, empty cells left out; () for
-    anything else."""
+    """What a function (a node's rule) closes over, by the name it uses: {name: what its cell holds},
+    empty cells left out; {} for anything that is no closure."""
     fn = inspect.unwrap(fn) if callable(fn) else None
-    held = []
-    for cell in getattr(fn, "__closure__", None) or ():
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None) or ()
+    held = {}
+    for name, c in zip(code.co_freevars if code is not None else (), cells):
         try:
-            held.append(cell.cell_contents)
+            held[name] = c.cell_contents
         except ValueError:  # an empty cell
             continue
-    return tuple(held)
+    return held
 
 
 # --- the learner's own code ---

@@ -11,12 +11,14 @@ Each Cause has a class, decided by what the difference is:
     engine's or torch's (non-finite, past 1e300, below 1e-300 but not zero, a zero by underflow:
     `along`); otherwise class 1.
 """
+import dataclasses
 import math
 import os
 from dataclasses import asdict, dataclass
 
 from oracle.fuzz import graph
 from oracle.fuzz.graph import Place
+from oracle.ops import OPS
 
 TINY, HUGE = 1e-300, 1e300  # magnitudes past these are underflow and overflow territory
 
@@ -58,6 +60,14 @@ class Cause:
     @staticmethod
     def from_json(d):
         return Cause(**{k: d[k] for k in Cause.__dataclass_fields__ if k in d})
+
+
+def entered(c, op):
+    """c with the method that program op `op` (its name) calls as its entry (see Cause.key); c as it
+    is when op is not known or c has an entry already."""
+    if not op or op not in OPS or c.entry:
+        return c
+    return dataclasses.replace(c, entry=graph.method_of(OPS[op]))
 
 
 def cause(category, method, place, summary, cls, detail=""):

@@ -1,12 +1,10 @@
 """A Cause from the finding alone, for a finding the engine cannot be asked about (a hang, a crash,
 an engine that hides its graph), and the method the program called that a Cause records."""
-import dataclasses
-
 import numpy as np
 
 from oracle.backends import torch_run
 from oracle.fuzz import graph
-from oracle.fuzz.diagnose.cause import cause, failure_class
+from oracle.fuzz.diagnose.cause import cause, entered, failure_class
 from oracle.mlp import MLPFinding
 from oracle.ops import OPS
 
@@ -14,8 +12,7 @@ from oracle.ops import OPS
 def with_entry(c, finding):
     """c with the method the finding's program op calls (see Cause.key), unless the diagnosis knows
     the op the engine failed in."""
-    op = OPS.get(getattr(finding, "op", "") or "")
-    return dataclasses.replace(c, entry=graph.method_of(op)) if op is not None and not c.entry else c
+    return entered(c, getattr(finding, "op", "") or "")
 
 
 def fallback(finding, root="", Engine=None, place=None):

@@ -3,12 +3,11 @@ RecursionError at the line the traceback repeats; a rule that cannot even be cal
 a complex number or a non-number at the line that created the node holding it. Its class is what
 torch answers for the op the engine failed in (`answer`, `cause.failure_class`): a class-3 fact is
 placed at that op's line, wherever the engine raised afterwards."""
-import dataclasses
 import numbers
 
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.answer import describe, failed_op, torch_answer
-from oracle.fuzz.diagnose.cause import cause, failure_class, klass
+from oracle.fuzz.diagnose.cause import cause, entered, failure_class, klass
 from oracle.fuzz.diagnose.nodes import as_float, child_values, expression, method_name, operand_values, zero_grads
 from oracle.fuzz.diagnose.rules import UPSTREAM
 from oracle.ops import OPS
@@ -48,9 +47,9 @@ class Raised:
         where = f"in {phase}()" if phase == "backward" else f"in {method}" if method else ""
         torch = f", where torch gives {describe(answer)}" if answer is not None and cls > 1 else ""
         summary = f"{name} {where} at {', '.join(map(repr, self.point))}{torch}".strip()
-        found = cause("python-float" if cls == 3 else "raise", method, place, summary, cls, type(e).__name__)
         # the program op that raised, not the one the finding first saw wrong: a class-3 fact is told apart by it
-        return dataclasses.replace(found, entry=graph.method_of(OPS[opname])) if opname else found
+        return entered(cause("python-float" if cls == 3 else "raise", method, place, summary, cls, type(e).__name__),
+                       opname)
 
     def _program_answer(self, opname):
         """torch's value for the program op the forward pass was making, from the engine's own
@@ -80,10 +79,10 @@ class Raised:
                 what = expression(sem) if sem else f"the node made by {getattr(v, '_op', '?')!r}"
                 if place is None or place.function in ("_rule_that_raises",):
                     place = graph.place_of(rule)
-                    return self._made_by(v, cause(
-                        "raise", method_name(place), place,
-                        f"the backward rule of {what} cannot be called as backward() calls it: {name}",
-                        klass(*self.point, *child_values(v)), type(e).__name__))
+                    return entered(cause("raise", method_name(place), place,
+                                         f"the backward rule of {what} cannot be called as backward() calls it: "
+                                         f"{name}", klass(*self.point, *child_values(v)), type(e).__name__),
+                                   self.made_by.get(id(v)))
                 at, answer, operands = failed_op(e.__traceback__, self.root) or (None, None, ())
                 if answer is None and sem is not None:
                     answer = torch_answer(sem.op, child_values(v), sem.c, rule=True)
@@ -92,15 +91,10 @@ class Raised:
                     place = at
                 torch = (f", where torch's local derivative is {describe(answer)}" if answer is not None and cls > 1
                          else "")
-                return self._made_by(v, cause("python-float" if cls == 3 else "raise", method_name(place), place,
-                                              f"the backward rule of {what} raises {name} at "
-                                              f"{operand_values(sem, v)}{torch}", cls, type(e).__name__))
+                return entered(cause("python-float" if cls == 3 else "raise", method_name(place), place,
+                                     f"the backward rule of {what} raises {name} at {operand_values(sem, v)}{torch}",
+                                     cls, type(e).__name__), self.made_by.get(id(v)))  # told apart by its maker
         return None
-
-    def _made_by(self, v, found):
-        """found, with the method of the program op that made node v as its entry (see Cause.key)."""
-        op = self.made_by.get(id(v))
-        return dataclasses.replace(found, entry=graph.method_of(OPS[op])) if op else found
 
     def bad_data(self):
         """The first node whose data is not a real number: complex (Python's ** of a negative base),

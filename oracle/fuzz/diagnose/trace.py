@@ -114,8 +114,7 @@ def written_by(rule, child):
     import re
 
     fn = inspect.unwrap(rule)
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    names = [n for n, cell in cells.items() if _cell(cell) is child]
+    names = [n for n, held in graph.closure(fn).items() if held is child]
     try:
         lines, first = inspect.getsourcelines(fn)
     except (OSError, TypeError):
@@ -124,10 +123,3 @@ def written_by(rule, child):
         if any(re.search(rf"\b{n}\.grad\s*[-+*]?=", text) for n in names):
             return Place.of_frame(fn.__code__, first + i)
     return None
-
-
-def _cell(cell):
-    try:
-        return cell.cell_contents
-    except ValueError:  # an empty cell
-        return None

@@ -37,9 +37,7 @@ class Values:
         op = OPS[ins.op]
         place = None
         try:
-            nodes = [self.Engine(x) for x in self.point]
-            for earlier in program.instrs[:k - program.n_inputs]:
-                evaluate_one(earlier, nodes)
+            nodes = self._before(program, k)
             target = nodes[j]
             place = line_trace(lambda: evaluate_one(ins, nodes), lambda _: [as_float(target.data)],
                                self.root).writer(0)
@@ -56,6 +54,14 @@ class Values:
                      f"{expr} {what}returns {program.name(j)} itself instead of building a new node",
                      klass(before, after))
 
+    def _before(self, program, k):
+        """The case's nodes before program node k, built again in the engine from its input point:
+        node k's op can then be run again alone, watched."""
+        nodes = [self.Engine(x) for x in self.point]
+        for earlier in program.instrs[:k - program.n_inputs]:
+            evaluate_one(earlier, nodes)
+        return nodes
+
     def not_a_node(self, program, k):
         """Program op k returned something that is no node (None: a method without `return out`):
         placed at the last line its method ran (where the return is missing, or the one that returns
@@ -67,9 +73,7 @@ class Values:
         place = None
         if defined is not None:
             try:
-                nodes = [self.Engine(x) for x in self.point]
-                for earlier in program.instrs[:k - program.n_inputs]:
-                    evaluate_one(earlier, nodes)
+                nodes = self._before(program, k)
                 ran = line_trace(lambda: evaluate_one(ins, nodes), lambda _: (), self.root).steps
                 place = next((p for p, _ in reversed(ran) if p is not None and (p.file, p.first) == (
                     defined.file, defined.first)), None)

@@ -179,12 +179,12 @@ def _lost(v):
     """The nodes v's rule writes to that the set holding its children lost: distinct from every child,
     yet equal to one by the engine's `==` (so the set kept only that one). [] when its children are
     not in a set, or none is lost."""
-    held = getattr(v, graph.children_attr(v) or "", None)
+    held = graph.holder(v)
     if not isinstance(held, set | frozenset):
         return []
     kept = {id(c) for c in held}
     lost = []
-    for x in graph.closure(getattr(v, "_backward", None)):
+    for x in graph.closure(getattr(v, "_backward", None)).values():
         if x is v or id(x) in kept or not hasattr(x, "data"):
             continue
         try:
