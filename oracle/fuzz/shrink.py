@@ -202,7 +202,7 @@ def _ladder(finding, red):
     program, point = deep.ladder(finding.program), [0.5]
     if program is None:
         return None
-    walk = deep.Walk.timed(program, point, count=True)
+    walk = deep.Walk.timed(program, point, count=True, longest=deep.most(red.timeout, 1))
     found = red.same(lambda: deep.check(program, [point], red.Engine, walk=walk))
     if found is None:
         return None

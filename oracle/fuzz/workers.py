@@ -180,7 +180,7 @@ def work(state, i, cseed, kind, emit):
     built = walk = None
     if kind.startswith("deep"):  # a bound of its own, far below the timeout (see oracle.fuzz.deep)
         built = build_case(cseed, kind, state.ops, state.deep_ops)
-        walk = deep.Walk.timed(built[0], built[1][0])
+        walk = deep.Walk.timed(built[0], built[1][0], longest=deep.most(job.timeout, len(built[1])))
         own = deep.case_limit(walk.seconds, len(built[1]))
         if own < limit:
             limit, cut = own, False
