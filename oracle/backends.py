@@ -7,6 +7,7 @@ command's own) then does not spend 2 s importing it. A process that runs cases i
 (a worker, its forkserver's preload, `oracle.fuzz.workers.load`), never under a case's alarm.
 """
 import math
+import numbers
 
 import mpmath as mp
 
@@ -69,10 +70,42 @@ def _read(v, node, what):
 def _as_real(x, node, what):
     if isinstance(x, complex):
         raise EngineError("complex", node, f"{what} is the complex number {x!r}")
+    number = as_float(x)
+    if number is None:
+        raise EngineError("not-a-number", node, f"{what} is {not_a_number(x)}")
+    return number
+
+
+def as_float(x):
+    """x as a float when it is one real number: a float or an int, or a scalar of another library
+    that float() reads as the number (a numpy float, a 0-d numpy array); else None (a complex number,
+    an array of several numbers, a string, None)."""
+    if type(x) is float:
+        return x
+    if not isinstance(x, numbers.Real) and _shape(x) != ():
+        return None
     try:
         return float(x)
     except (TypeError, ValueError, OverflowError):
-        raise EngineError("not-a-number", node, f"{what} is a {type(x).__name__} ({x!r:.60}), not a number") from None
+        return None
+
+
+def not_a_number(x):
+    """What x is, for a message that says it is not a number: its type (with its library's name, for an array),
+    its shape if it has one, its repr."""
+    shape = _shape(x)
+    shaped = f" of shape {shape}" if shape is not None else ""
+    kind = f"{type(x).__module__}.{type(x).__name__}" if shaped else type(x).__name__  # numpy.ndarray, torch.Tensor
+    return f"a {kind}{shaped} ({x!r:.60}), not a number"
+
+
+def _shape(x):
+    """x's shape as a tuple, when it has one (a numpy or torch array's); else None."""
+    try:
+        shape = getattr(x, "shape", None)
+        return tuple(shape) if shape is not None and not isinstance(shape, str) else None
+    except Exception:  # a shape() method, a number, an engine's property that fails
+        return None
 
 
 def torch_run(program, X):

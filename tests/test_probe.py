@@ -197,12 +197,18 @@ def test_an_op_that_fails_everywhere_at_the_call_site_and_in_the_engine_is_broke
 
 
 class NumpyData:
+    """.data: what `make` makes of the number (a numpy array of three, a 0-d array, a numpy float)."""
+    make = None
+
     def __init__(self, x):
-        import numpy
-        self.data, self.grad = numpy.array([x]), 0.0
+        self.data, self.grad = type(self).make(x), 0.0
 
     def backward(self):
         pass
+
+
+def numpy_data(make):
+    return type("NumpyData", (NumpyData,), {"make": staticmethod(make)})
 
 
 class NoBackward:
@@ -211,7 +217,8 @@ class NoBackward:
 
 
 @pytest.mark.parametrize("Engine, words", [
-    (NumpyData, "Engine(0.7).data is a numpy.ndarray, not a number"),
+    (lambda x: numpy_data(lambda x: __import__("numpy").full(3, x))(x),
+     "Engine(0.7).data is a numpy.ndarray of shape (3,) (array([0.7, 0.7, 0.7])), not a number: the oracle drives"),
     (NoBackward, "Engine(0.7) has no backward() method"),
     (len, "Engine(0.7) raises TypeError"),
 ])
@@ -222,3 +229,13 @@ def test_an_engine_that_cannot_be_driven_says_why(Engine, words):
 
 def test_engines_that_can_be_driven_pass():
     assert drivable(Value) is None and drivable(Lecture) is None and drivable(Value010) is None
+
+
+def test_an_engine_whose_data_is_a_numpy_scalar_is_driven_through_float():
+    np = pytest.importorskip("numpy")
+    for make in (np.array, np.float64, np.float32, lambda x: np.array(x, dtype=np.float32)):
+        assert drivable(numpy_data(make)) is None
+    for make in (np.array, np.float64):  # every node's .data made so: probed as any engine is
+        Engine = type("Value", (Lecture,), {"__init__": lambda self, x, *rest, make=make: Lecture.__init__(
+            self, make(x), *rest)})
+        assert [probe_op(Engine, OPS[op]).status for op in ("add", "tanh", "pow", "log")] == ["ok"] * 4

@@ -105,7 +105,7 @@ def test_an_engine_that_cannot_be_driven_is_one_collection_error(pytester):
                                 f"{ROOT / 'tests/hostile/numpy_data.py'}:Value")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ERROR collecting oracle*", "--oracle-engine: engine * cannot be driven: "
-                                 "Engine(0.7).data is a numpy.ndarray, not a number*"])
+                                 "Engine(0.7).data is a numpy.ndarray of shape (3,)*"])
     assert "Traceback" not in result.stdout.str()
 
 

@@ -152,7 +152,7 @@ def local_class():
     ("not a spec", {}, ValueError, "is not of the form module:attr"),
     ("no_such_module:Value", {}, ValueError, "cannot import 'no_such_module': ModuleNotFoundError"),
     (str(ROOT / "tests/hostile/numpy_data.py") + ":Value", {}, ValueError,
-     "cannot be driven: Engine(0.7).data is a numpy.ndarray, not a number"),
+     "cannot be driven: Engine(0.7).data is a numpy.ndarray of shape (3,)"),
     ("tests.engines:Value010", {"ops": "tanh"}, ValueError, "defines none of the ops tanh"),
     (Lecture, {"ops": "add,frobnicate"}, ValueError, "unknown op(s) 'frobnicate'"),
     (Lecture, {"seconds": 0}, ValueError, "seconds must be a positive number, not 0"),

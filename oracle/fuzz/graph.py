@@ -39,16 +39,24 @@ CHILDREN = ("_prev", "_children", "children", "prev", "parents", "inputs")
 _HOLDERS = (tuple, list, set, frozenset)
 
 
+def is_node(x):
+    """Whether x is one of an engine's nodes: it has a .data and a .grad (a numpy array or scalar has
+    a .data too, its buffer, and no .grad)."""
+    try:
+        return hasattr(x, "data") and hasattr(x, "grad")
+    except Exception:  # a property that fails with something other than AttributeError
+        return False
+
+
 def children_attr(v):
     """The name of the attribute in which node v keeps its children (`CHILDREN`), or None when it
-    has none of them: a tuple, list or set that is empty (a leaf) or holds nodes (values with
-    .data)."""
+    has none of them: a tuple, list or set that is empty (a leaf) or holds nodes (`is_node`)."""
     for name in CHILDREN:
         try:
             held = getattr(v, name)
         except Exception:  # noqa: S112 (not there, or a property that fails: the next name)
             continue
-        if isinstance(held, _HOLDERS) and all(hasattr(c, "data") for c in held):
+        if isinstance(held, _HOLDERS) and all(is_node(c) for c in held):
             return name
     return None
 

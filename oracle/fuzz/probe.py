@@ -19,10 +19,10 @@ or hangs (the worker's alarm; the campaign kills a worker deaf to it).
 
 Runs in a worker process (`oracle.fuzz.workers`), never in the campaign's: it calls the engine.
 """
-import numbers
 import re
 from dataclasses import dataclass
 
+from oracle.backends import as_float, not_a_number
 from oracle.cli import one_line
 from oracle.fuzz.graph import method_of
 from oracle.ops import TABLE
@@ -70,11 +70,11 @@ def drivable(Engine):
         v = Engine(0.7)
     except Exception as e:
         return f"Engine(0.7) raises {type(e).__name__}: {one_line(e, 'no message')}"
-    data = getattr(v, "data", None)
-    if not isinstance(data, numbers.Real):
-        what = "has no .data" if not hasattr(v, "data") else f".data is a {type(data).__module__}.{type(data).__name__}"
-        return f"Engine(0.7){' ' if what.startswith('has') else ''}{what}, not a number: the oracle drives scalar " \
-               f"engines whose .data is a float"
+    if not hasattr(v, "data"):
+        return "Engine(0.7) has no .data: the oracle drives scalar engines whose .data is a number"
+    if as_float(v.data) is None:
+        return f"Engine(0.7).data is {not_a_number(v.data)}: the oracle drives scalar engines whose .data is one " \
+               f"number (a float, or what float() reads as one: a numpy float or 0-d array)"
     if not callable(getattr(v, "backward", None)):
         return "Engine(0.7) has no backward() method"
     if not hasattr(v, "grad"):
@@ -136,11 +136,11 @@ def _try(Engine, op, xs, c):
 
 
 def _not_a_number(x, what):
-    if isinstance(x, numbers.Real):
-        return None
     if isinstance(x, complex):
         return "broken", "complex", f"{what} is the complex number {x!r}"
-    return "broken", "not-a-number", f"{what} is a {type(x).__name__} ({x!r:.60}), not a number"
+    if as_float(x) is not None:
+        return None
+    return "broken", "not-a-number", f"{what} is {not_a_number(x)}"
 
 
 def _absent_or_raise(Engine, op, e):

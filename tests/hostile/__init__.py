@@ -17,7 +17,7 @@ HOSTILE = {
     "floods_output": "tanh prints 4 MB to stdout and writes 1 MB to fd 2 on every call (the first 50 in a process)",
     "eats_memory": "exp allocates 100 MB at a time, kept alive, up to 3 GB",
     "many_bugs": "five bugs in five ops: mul's rule, tanh's rule, relu at 0, exp's value, __rsub__ swapped",
-    "numpy_data": "not drivable: .data is a one-element numpy array",
+    "numpy_data": "not drivable: .data is an array of three numbers",
     "no_backward": "not drivable: no backward method",
     "exits_at_import": "sys.exit(3) at import",
     "segfaults_in_exp": "exp kills its own process with SIGSEGV",

@@ -1,5 +1,6 @@
-"""Cannot be driven: every Value's `.data` is a one-element numpy array (`np.array([x])`), not a number, and the
-ops work on arrays (numpy's tanh, exp, log and sigmoid; the arithmetic is the lecture's)."""
+"""Cannot be driven: every Value's `.data` is an array of three numbers (`np.full(3, x)`), not one number, and the
+ops work on arrays (numpy's tanh, exp, log and sigmoid; the arithmetic is the lecture's). A 0-d array is one number
+(tests/zoo/numpy_data.py); this is not."""
 import numpy as np
 
 from tests.zoo.lecture import Value as Lecture
@@ -8,7 +9,7 @@ from tests.zoo.lecture import Value as Lecture
 class Value(Lecture):
 
     def __init__(self, data, _children=(), _op='', label=''):
-        data = data if isinstance(data, np.ndarray) else np.array([data], dtype=np.float64)
+        data = data if isinstance(data, np.ndarray) else np.full(3, data, dtype=np.float64)
         super().__init__(data, _children, _op, label)
 
     def _unary(self, f, df, op):

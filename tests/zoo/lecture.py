@@ -63,8 +63,8 @@ class Value:
 
             def _backward():
                 self.grad += 0.0 if other.data == 0 else other.data * self.data ** (other.data - 1) * out.grad
-                # torch's: 0 where the base is 0 and the exponent is not negative (math.log(0) would raise)
-                other.grad += 0.0 if self.data == 0 and other.data >= 0 else out.data * math.log(self.data) * out.grad
+                # torch's: 0 times out.grad where the base is 0 and the exponent not negative (math.log(0) raises)
+                other.grad += (0.0 if self.data == 0 and other.data >= 0 else out.data * math.log(self.data)) * out.grad
             out._backward = _backward
             return out
         assert isinstance(other, (int, float)), "only int, float or Value exponents"
@@ -80,7 +80,7 @@ class Value:
         out = type(self)(other ** self.data, (self,), '**')
 
         def _backward():  # torch's: 0 where c is 0 and x is not negative (math.log(0) would raise)
-            self.grad += 0.0 if other == 0 and self.data >= 0 else out.data * math.log(other) * out.grad
+            self.grad += (0.0 if other == 0 and self.data >= 0 else out.data * math.log(other)) * out.grad
         out._backward = _backward
         return out
 

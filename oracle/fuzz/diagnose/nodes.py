@@ -2,22 +2,11 @@
 number), a node's operands and expression in words, and whether a value agrees with torch's."""
 import dataclasses
 import math
-import numbers
 import struct
 
-from oracle.backends import torch_local
+from oracle.backends import as_float, torch_local  # as_float: also the diagnosis' other modules'
 from oracle.fuzz import graph
 from oracle.tolerance import ALLOW, locally_close, ulps
-
-
-def as_float(x):
-    """x as a float, or None when it is not a real number."""
-    if isinstance(x, numbers.Real):
-        try:
-            return float(x)
-        except (OverflowError, ValueError):
-            return None
-    return None
 
 
 def zero_grads(nodes):

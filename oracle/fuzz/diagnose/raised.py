@@ -3,8 +3,8 @@ RecursionError at the line the traceback repeats; a rule that cannot even be cal
 a complex number or a non-number at the line that created the node holding it. Its class is what
 torch answers for the op the engine failed in (`answer`, `cause.failure_class`): a class-3 fact is
 placed at that op's line, wherever the engine raised afterwards."""
-import numbers
 
+from oracle.backends import not_a_number
 from oracle.fuzz import graph
 from oracle.fuzz.diagnose.answer import describe, failed_op, torch_answer
 from oracle.fuzz.diagnose.cause import cause, entered, failure_class, klass
@@ -100,10 +100,10 @@ class Raised:
         """The first node whose data is not a real number: complex (Python's ** of a negative base),
         or something else (a Value in .data)."""
         for v in self.made or self.keep or self.program_nodes or ():  # in the order they were made
-            if not hasattr(v, "data"):
+            if not graph.is_node(v):
                 continue
             data = v.data
-            if isinstance(data, numbers.Real):
+            if as_float(data) is not None:
                 continue
             place = self.created.get(id(v))
             method = method_name(place)
@@ -111,7 +111,7 @@ class Raised:
                 return cause("python-float", method, place,
                              f"{method or 'an op'} gives the complex number {data!r} (Python's ** of a negative "
                              f"number); torch gives nan", 3, "complex")
-            return cause("value", method, place, f"{method or 'an op'} makes a node whose .data is a "
-                                                 f"{type(data).__name__} ({data!r:.50}), not a number",
+            return cause("value", method, place, f"{method or 'an op'} makes a node whose .data is "
+                                                 f"{not_a_number(data)}",
                          klass(*self.point))
         return None

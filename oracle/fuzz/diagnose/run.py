@@ -42,7 +42,7 @@ class Run(Raised, Values, Rules, Walk):
                     made = len(self.made)
                     evaluate_one(ins, nodes)
                     self.made_by.update((id(v), ins.op) for v in self.made[made:])
-                    if not hasattr(nodes[-1], "data"):  # the ops that would trip over it are not at fault
+                    if not graph.is_node(nodes[-1]):  # the ops that would trip over it are not at fault
                         self.program_nodes = nodes
                         return self.not_a_node(program, len(nodes) - 1)
                     datas.append(nodes[-1].data)

@@ -28,7 +28,7 @@ class Creations:
                         and id(obj) not in places:
                     places[id(obj)] = Place.of_frame(caller.f_code, caller.f_lineno)
                     made.append(obj)
-            elif event == "return" and arg is not None and hasattr(arg, "data") and id(arg) not in places:
+            elif event == "return" and graph.is_node(arg) and id(arg) not in places:
                 caller = frame.f_back
                 if caller is not None and graph.is_engine_file(caller.f_code.co_filename, root):
                     places[id(arg)] = Place.of_frame(caller.f_code, caller.f_lineno)

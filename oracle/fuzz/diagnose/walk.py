@@ -185,7 +185,7 @@ def _lost(v):
     kept = {id(c) for c in held}
     lost = []
     for x in graph.closure(getattr(v, "_backward", None)).values():
-        if x is v or id(x) in kept or not hasattr(x, "data"):
+        if x is v or id(x) in kept or not graph.is_node(x):
             continue
         try:
             if any(bool(x == c) for c in held):

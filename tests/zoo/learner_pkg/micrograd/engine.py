@@ -44,7 +44,7 @@ class Value:
 
             def _backward():  # torch's d/dy is 0 where x is 0 and y >= 0 (math.log(0) would raise)
                 self.grad += 0.0 if other.data == 0 else other.data * self.data ** (other.data - 1) * out.grad
-                other.grad += 0.0 if self.data == 0 and other.data >= 0 else out.data * math.log(self.data) * out.grad
+                other.grad += (0.0 if self.data == 0 and other.data >= 0 else out.data * math.log(self.data)) * out.grad
             out._backward = _backward
             return out
 
@@ -60,7 +60,7 @@ class Value:
         out = Value(other ** self.data, (self,), '**')
 
         def _backward():  # torch's is 0 where the base is 0 and x >= 0 (math.log(0) would raise)
-            self.grad += 0.0 if other == 0 and self.data >= 0 else math.log(other) * out.data * out.grad
+            self.grad += (0.0 if other == 0 and self.data >= 0 else math.log(other) * out.data) * out.grad
         out._backward = _backward
         return out
 
