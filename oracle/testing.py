@@ -82,10 +82,11 @@ def assert_matches_torch(engine, *, seconds=None, cases=None, seed=0, workers=1,
     semantics where torch answers inf or nan) too when `strict`; return the campaign's summary.
 
     engine: the engine's class (its `Value`), or a spec, `module:attr` or `path/to/file.py:attr`.
-      A class is imported in the workers from its source file, so one defined in a test file or in
-      a script run as `__main__` works too; one with no file (defined in a notebook's cell, at the
-      interactive prompt, in a script read from standard input) is sent to them by value, and its
-      reproducer carries its source. One defined inside a function of a file does not work.
+      A class is imported in the workers from its source file, so one defined in a test file works
+      too; one defined in `__main__` (a script run as `python check.py`, a notebook's cell, the
+      interactive prompt, a script read from standard input) is sent to them by value, so that the
+      script never runs again, and its reproducer carries its source. One defined inside a function
+      of a file does not work.
     seconds, cases: the budget, whichever ends first (default: 5 seconds). Cases start until
       `seconds` have passed; reducing and confirming what was found takes a few seconds more.
     seed: the campaign's seed (default 0: the same cases every run).
@@ -201,10 +202,10 @@ class _Target:
 
 @contextlib.contextmanager
 def _target(engine, engine_paths):
-    """The _Target of an engine class or spec. A class with no file (a notebook's, the prompt's,
-    a script's read from standard input) is sent by value; its cells' sources are written to a
-    folder for as long as the check runs."""
-    if not (inspect.isclass(engine) and interactive.defined_interactively(engine)):
+    """The _Target of an engine class or spec. A class of `__main__` (a script's, a notebook's, the
+    prompt's, a script's read from standard input) is sent by value; a cell's source is written to
+    a folder for as long as the check runs."""
+    if not (inspect.isclass(engine) and interactive.by_value(engine)):
         yield _Target(*engine_spec(engine, engine_paths))
         return
     paths = _folders(engine_paths)  # where what its methods import from comes first, as for a file

@@ -115,17 +115,44 @@ def test_an_engine_defined_in_a_test_file_is_imported_from_that_file():
     assert summary["engine_file"] == str(pathlib.Path(__file__).resolve()) and summary["findings"] == 0
 
 
-def test_an_engine_defined_in_a_script_run_as_main_is_imported_from_that_file(tmp_path):
-    # The lecture engine and the check at the script's top level, outside the __main__ guard: the
-    # workers import the script as the engine's module, and the check there does not start a campaign.
-    script = tmp_path / "my_engine.py"
-    script.write_text((ZOO_DIR / "lecture.py").read_text(encoding="utf-8")
-                      + "\n\nfrom oracle.testing import assert_matches_torch\n\n"
-                        "summary = assert_matches_torch(Value, cases=5, ops='add,mul,tanh', kind='expr')\n"
-                        "if __name__ == '__main__':\n"
-                        "    print('checked', summary['engine_file'], summary['cases'])\n", encoding="utf-8")
+WRONG_MUL = """
+
+class Wrong(Value):
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Wrong(other)
+        out = Wrong(self.data * other.data, (self, other), '*')
+
+        def _backward():
+            self.grad += other.grad * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+"""
+
+
+def test_a_learners_script_needs_no_main_guard(tmp_path):
+    # check.py as a learner writes it: the lecture engine imported from engine.py beside it, a class
+    # with a bug of the script's own, and two checks at its top level, with no __main__ guard. The
+    # workers import engine.py and get the script's class by value: the script itself runs once.
+    (tmp_path / "engine.py").write_text((ZOO_DIR / "lecture.py").read_text(encoding="utf-8"), encoding="utf-8")
+    script = tmp_path / "check.py"
+    script.write_text("import os\n\nfrom oracle.testing import assert_matches_torch\n\nfrom engine import Value\n\n"
+                      "with open('runs.txt', 'a') as f:\n    f.write(f'{os.getpid()}\\n')\n"
+                      + WRONG_MUL +
+                      f"\nassert_matches_torch(Value, seconds=5, seed=0, ops={FEW!r})\nprint('Value: passed')\n"
+                      f"assert_matches_torch(Wrong, seconds=5, seed=0, ops={FEW!r})\n", encoding="utf-8")
     done = run(script, cwd=tmp_path)
-    assert done.returncode == 0 and done.stdout == f"checked {script} 5\n", done.stdout + done.stderr
+    assert done.returncode == 1 and done.stdout == "Value: passed\n", done.stdout + done.stderr
+    line = next(n for n, text in enumerate(script.read_text().splitlines(), 1) if "other.grad * out.grad" in text)
+    assert "AssertionError: Wrong (check.py) does not match PyTorch float64: 1 root cause" in done.stderr, done.stderr
+    assert f"at check.py:{line}  self.grad += other.grad * out.grad" in done.stderr, done.stderr
+    assert len((tmp_path / "runs.txt").read_text().splitlines()) == 1  # never again in a worker
+    # its reproducer defines Wrong itself (importing engine.py's Value): it runs no check of the script
+    reproducer = reproducer_in(done.stderr)
+    assert run(reproducer, cwd=ROOT).returncode == 1
+    assert run(reproducer, "engine:Value", cwd=ROOT).returncode == 0
+    assert len((tmp_path / "runs.txt").read_text().splitlines()) == 1
+    shutil.rmtree(reproducer.parent)
 
 
 def test_inside_a_process_the_oracle_started_a_check_does_nothing(monkeypatch):

@@ -272,7 +272,7 @@ def source_section(name, text, cells):
     uses = f", with what its code uses from {', '.join(others)}" if others else ""
     return (f"# --- The engine: {name}, as {first} defined it{uses}. ---\n"
             f"# This file checks the class below (it imports no other engine): fix the bug here, or in your\n"
-            f"# notebook and copy the class in again, and run the file once more.\n\n{text}")
+            f"# notebook or script and copy the class in again, and run the file once more.\n\n{text}")
 
 
 def pickle_section(display, attr, pickled, why):
@@ -280,8 +280,8 @@ def pickle_section(display, attr, pickled, why):
     lines = textwrap.wrap(blob, 100)
     body = "\n".join(f"    {line!r}" for line in lines)
     about = textwrap.wrap(f"--- The engine: {display}, pickled by cloudpickle (so this file needs cloudpickle), "
-                          f"because {why}. Define your class in a .py file and check it from there for a "
-                          f"reproducer whose class you can edit.", 98)
+                          f"because {why}. Define your class in a .py file of its own and import it where you "
+                          f"check it, for a reproducer whose class you can edit.", 98)
     return "\n".join(f"# {line}" for line in about) + (
         f"\nimport base64\nimport pickle\n\n{attr} = pickle.loads(base64.b64decode(\n{body}\n))\n")
 

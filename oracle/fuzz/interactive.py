@@ -1,14 +1,17 @@
-"""An engine class with no file of its own: defined in a notebook cell, at the interactive prompt,
-or in a script read from standard input (`python -`).
+"""An engine class sent to the workers by value: defined in a notebook cell, at the interactive
+prompt, in a script read from standard input (`python -`), or in the script being run
+(`python check.py`).
 
-The workers cannot import such a class, and they never re-run the notebook or the script to get
-it. So `capture`, in the calling process, sends it by value: cloudpickle (what joblib and loky use
-for what was defined interactively) pickles the class with its methods and the globals they use,
-and `load`, in a worker, unpickles it. The class's code keeps the line numbers of its cells:
-`capture` writes each cell's source, as IPython or Python's prompt keeps it in `linecache`, to a
-file of its own named for the cell (`In [7].cell`, see `graph.CELL`) in a folder that is the
-engine's root, and `load` points the code at those files. So a root cause names the cell, the line
-within it and the line's text, as the notebook shows them.
+The workers cannot import the first three, and they never re-run the notebook or the script to get
+any of them: importing a learner's check script would run it again in every worker, and in every
+reproducer. So `capture`, in the calling process, sends the class by value: cloudpickle (what
+joblib and loky use for what was defined interactively) pickles the class with its methods and the
+globals they use, and `load`, in a worker, unpickles it. The class's code keeps its line numbers.
+A script's code keeps its file, whose folder is the engine's root. A cell has no file: `capture`
+writes each cell's source, as IPython or Python's prompt keeps it in `linecache`, to a file of its
+own named for the cell (`In [7].cell`, see `graph.CELL`) in a folder that is the engine's root, and
+`load` points the code at those files. So a root cause names the script's line, or the cell, the
+line within it and the line's text, as the notebook shows them.
 
 A reproducer cannot import the class either: it carries its own copy (`oracle.fuzz.inline`), the
 class's source or, when that cannot be had, its pickle.
@@ -36,17 +39,19 @@ class Interactive:
     display: str  # how messages name it: "Value (In [7])"
     attr: str  # its name, which the reproducer's section defines
     pickled: bytes  # cloudpickle's
-    root: str  # the folder its cells' sources are written to: the engine's own code is there
+    root: str  # the folder its cells' sources are written to, or its script's: the engine's own code is there
     files: tuple  # (the file its code was compiled under, the file that cell is written to), one per cell
     inline: tuple  # the sections of a reproducer that can define it, best first: its source (if it can be
     # had), its pickle (see engines.Origin.inline)
+    script: str = ""  # the script that defines it (`python check.py`); "" for a cell
 
 
-def defined_interactively(cls):
-    """Whether `cls` was defined where there is no source file to import it from: a notebook's or
-    the prompt's `__main__`, or a script read from standard input (whose `__file__` is "<stdin>")."""
-    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
-    return cls.__module__ in inline.MAIN and not (isinstance(file, str) and os.path.isfile(file))
+def by_value(cls):
+    """Whether `cls` is sent to the workers by value: it was defined in the caller's `__main__`. A
+    notebook's cell, the prompt and a script read from standard input leave no file to import it
+    from; a script run as `python check.py` has one, but importing it would run the learner's script
+    again in every worker (and in every reproducer), its checks, prints and training included."""
+    return cls.__module__ in inline.MAIN
 
 
 def capture(cls, root):
@@ -58,17 +63,21 @@ def capture(cls, root):
         raise ValueError(f"{cls.__qualname__} cannot be sent to the worker processes: cloudpickle says "
                          f"{type(e).__name__}: {one_line(e, 'no message')}") from None
     source = inline.Source(cls)
-    files = _write(dict.fromkeys([*source.files, *(f.__code__.co_filename for f in _reachable(cls, _no_file))]),
-                   root)
+    files = _write([f for f in dict.fromkeys([*source.files, *(f.__code__.co_filename for f in _reachable(
+        cls, _no_file))]) if _no_file(f)], root)
     code = inline.first_code(cls)
-    where = inline.label(code.co_filename) if code is not None else ""
+    script = code.co_filename if code is not None and not _no_file(code.co_filename) else None
+    if script is not None:  # a script's class: its lines are its file's, and its folder is the engine's
+        root = os.path.dirname(os.path.abspath(script))
+    where = os.path.basename(script) if script else inline.label(code.co_filename) if code is not None else ""
     display = f"{cls.__qualname__} ({where})" if where else cls.__qualname__
     text, why = source.text()
     pickled_section = inline.pickle_section(display, cls.__name__, _dumps(cls, keep_files=False),
                                             why or "its source binds a name that this file uses for something else")
     sections = (pickled_section,) if text is None else (inline.source_section(cls.__name__, text, source.cells),
                                                          pickled_section)
-    return Interactive(display, cls.__name__, pickled, str(root), tuple(files.items()), sections)
+    return Interactive(display, cls.__name__, pickled, str(root), tuple(files.items()), sections,
+                       os.path.abspath(script) if script else "")
 
 
 def _write(cells, root):
@@ -112,8 +121,8 @@ def load(inter, engine_paths=(), sandboxed=True):
     files = dict(inter.files)
     for fn in _reachable(Engine, files.__contains__):
         fn.__code__ = _relabel(fn.__code__, files)
-    # no file of its own: the cells' files last only as long as the check
-    return Engine, Origin(spec=inter.display, module="__main__", attr=inter.attr, root=inter.root, file="",
+    # a script's file, or none: the cells' files last only as long as the check
+    return Engine, Origin(spec=inter.display, module="__main__", attr=inter.attr, root=inter.root, file=inter.script,
                           ours=False, micrograd=False, paths=tuple(engines.folders(engine_paths)),
                           inline=inter.inline)
 

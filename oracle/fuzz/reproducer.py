@@ -104,11 +104,14 @@ def _script(title, about, origin, imports, data, body, memory_mb=0):
     fields = dict(title=doc, about=about, engine=origin.importable, default=origin.importable,
                   root=origin.root or None, paths=list(origin.paths), file=origin.file or None, imports=imports,
                   atol=ATOL, rtol=RTOL, data=data, cause=repr(title), memory=int(memory_mb))
-    if origin.inline:  # an engine with no file of its own: the script defines it, at its end
+    if origin.inline:  # an engine sent by value: the script defines it, at its end, importing what it
+        # imports from its own script's folder (a notebook's cells are gone)
         fields.update(engine=f"__main__:{origin.attr}", default=f"the {origin.attr} class at the end of this file",
-                      root=None, paths=[], file=None)
+                      root=origin.root if origin.file else None, paths=list(origin.paths) if origin.file else [],
+                      file=None)
         script = _HEADER.format(**fields) + body
-        return f"{script}\n\n\n{inline.section(script, origin.inline).rstrip()}\n{_FOOTER}"
+        first = "folders_first()  # what the class imports from its script's folder\n" if origin.file else ""
+        return f"{script}\n\n\n{first}{inline.section(script, origin.inline).rstrip()}\n{_FOOTER}"
     return _HEADER.format(**fields) + body + _FOOTER
 
 
@@ -147,10 +150,15 @@ def limit_memory():
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def folders_first():
+    folders = [p for p in (ENGINE_ROOT, *ENGINE_PATHS) if p is not None and os.path.isdir(p)]
+    sys.path[:] = folders + [p for p in sys.path if p not in folders]
+
+
 def load_engine(spec):
     limit_memory()  # before the engine is imported, as in the oracle's worker
     module, _, attr = spec.partition(":")
-    sys.path[:0] = [p for p in (ENGINE_ROOT, *ENGINE_PATHS) if p is not None and os.path.isdir(p)]
+    folders_first()
     obj = importlib.import_module(module)
     if spec == ENGINE and ENGINE_FILE and not os.path.samefile(getattr(obj, "__file__", None) or ENGINE_FILE,
                                                                ENGINE_FILE):
