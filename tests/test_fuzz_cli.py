@@ -7,10 +7,12 @@ Usage errors and a few campaigns run as real subprocesses; the others run the sa
 this process (its workers are still sandboxed processes), which saves the ~2 s a fresh Python takes
 to import torch, and shares one forkserver among them."""
 import json
+import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import uuid
 from collections import Counter
 
 import pytest
@@ -19,7 +21,7 @@ torch = pytest.importorskip("torch")
 
 from oracle.fuzz import cases  # noqa: E402
 from oracle.ops import OPS  # noqa: E402
-from tests.campaigns import ROOT, causes, fuzz, oracle, oracle_here  # noqa: E402
+from tests.campaigns import ROOT, TAG, causes, fuzz, oracle, oracle_here, survivors  # noqa: E402
 from tests.zoo import LEARNER_ROOT, mistake_line  # noqa: E402
 
 
@@ -319,6 +321,32 @@ def test_an_op_that_is_defined_but_broken_is_tested_and_reported_not_skipped(tmp
 def test_selftest_bad_usage_exits_2_with_a_one_line_reason(args):
     code, out, err = oracle("selftest", *args)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("command, lines", [
+    (["report", "{findings}"], 2),
+    (["compare", "--example", "neuron"], 3),
+    (["fuzz", "--seconds", "30", "--workers", "2", "--seed", "1", "--out", "{out}"], 1),
+], ids=["report", "compare", "fuzz"])
+def test_a_command_piped_into_head_ends_quietly_and_leaves_no_worker_behind(command, lines, tmp_path):
+    """`python -m oracle report DIR | head -2`, `compare --example neuron | head -3` and `fuzz ... |
+    head -1`, through a real pipe into a real head: head shows its lines, and the command, whose next
+    write finds the pipe closed, ends without a word on stderr (no traceback, no "internal error"); a
+    campaign stopped so closes its workers."""
+    if "{findings}" in command:
+        assert fuzz(tmp_path, "--cases", 3, "--ops", "add,mul")[0] == 0
+    args = [a.format(findings=tmp_path / "findings", out=tmp_path / "out") for a in command]
+    tag = uuid.uuid4().hex
+    env = {k: v for k, v in {**os.environ, TAG: tag}.items() if k != "ORACLE_DEBUG"}
+    with subprocess.Popen([sys.executable, "-m", "oracle", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        head = subprocess.Popen(["head", f"-{lines}"], stdin=proc.stdout, stdout=subprocess.PIPE)
+        proc.stdout.close()  # head holds the only reading end: once it exits, a write finds the pipe closed
+        shown = head.communicate(timeout=120)[0].decode()
+        err = proc.stderr.read().decode()
+        code = proc.wait(120)
+    assert len(shown.splitlines()) == lines and err == "" and code in (0, 1), (shown, err, code)
+    assert survivors(tag) == [], "processes left behind by a command whose reader went away"
 
 
 def test_output_piped_into_a_reader_that_is_gone_ends_quietly():

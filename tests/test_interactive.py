@@ -87,7 +87,7 @@ def test_a_script_read_from_standard_input_is_checked_without_running_it_again(t
     assert "replay:" not in report  # there is no file a replay could load the class from
     replay = subprocess.run([sys.executable, "-m", "oracle", "fuzz", "--replay", str(reproducer.with_suffix(".json"))],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert replay.returncode == 2 and "has no file to load it from" in replay.stderr, replay.stderr
+    assert replay.returncode == 2 and "was sent by value, not loaded from a file" in replay.stderr, replay.stderr
     text = reproducer.read_text(encoding="utf-8")
     assert "because Python keeps no source of <stdin>, where Value was defined" in " ".join(
         text.replace("#", "").split())

@@ -156,6 +156,8 @@ def main(args):
     except KeyboardInterrupt:  # before the campaign started (once it runs, Ctrl-C ends it with a summary)
         print("python -m oracle fuzz: interrupted", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`| head -1`): the campaign is closed; run() ends quietly
+        raise
     except Exception as e:  # never a traceback: one line, and ORACLE_DEBUG=1 to see it
         if os.environ.get("ORACLE_DEBUG"):
             raise
@@ -270,8 +272,8 @@ def replay(args):
     if not isinstance(saved, dict):
         raise UsageError(f"{path}: not a finding")
     if args.engine is None and saved.get("engine_has_file") is False:
-        raise UsageError(f"{path}: its engine, {saved.get('engine_spec')}, has no file to load it from (it was "
-                         f"defined in a notebook, at the prompt or in a script read from standard input): give "
+        raise UsageError(f"{path}: its engine, {saved.get('engine_spec')}, was sent by value, not loaded from a "
+                         f"file (it was defined in __main__: a notebook, the prompt, a script): give "
                          f"--engine path/to/engine.py:Value")
     spec = _spec(args.engine if args.engine is not None else saved.get("engine") or DEFAULT_ENGINE)
     paths = list(args.engine_path)
