@@ -8,13 +8,16 @@
 
 Each command's module has `configure(parser)` and `main(args) -> exit code`, and each command needs
 one extra of pyproject.toml (report, which only reads JSON, none): without it, `--help` still works,
-and running it says in one line what to install (exit code 2).
+and running it says in one line what to install (exit code 2); so does a package of an extra that is
+there but fails to import. Any other error of a command is one line too, "internal error" (exit
+code 2; ORACLE_DEBUG=1 shows its traceback), and output piped into a reader that stops early ends it
+quietly.
 """
 import importlib
 import os
 import sys
 
-from oracle.cli import Parser, missing_extra
+from oracle.cli import Parser, failed_import, missing_extra, one_line
 
 COMMANDS = {  # command -> (module, the extra it needs, one-line help)
     "fuzz": ("oracle.fuzz.command", "oracle", "run a fuzz campaign against an engine (default: micrograd)"),
@@ -41,11 +44,25 @@ def main(argv=None):
             continue  # a command not built yet
         modules[name].configure(sub.add_parser(name, help=help_, description=help_))
     args = parser.parse_args(argv)
-    problem = missing_extra(COMMANDS[args.command][1])
+    extra = COMMANDS[args.command][1]
+    problem = missing_extra(extra)
     if problem:
         print(f"{parser.prog} {args.command}: {problem}", file=sys.stderr)
         return 2
-    return modules[args.command].main(args)
+    try:
+        return modules[args.command].main(args)
+    except BrokenPipeError:  # the reader went away (`| head`): run() ends quietly
+        raise
+    except Exception as e:  # never a traceback: one line, and ORACLE_DEBUG=1 to see it
+        problem = failed_import(e, extra)  # an extra's package that is there but does not import
+        if problem:
+            print(f"{parser.prog} {args.command}: {problem}", file=sys.stderr)
+            return 2
+        if os.environ.get("ORACLE_DEBUG"):
+            raise
+        print(f"{parser.prog} {args.command}: internal error, please report it: {type(e).__name__}: "
+              f"{one_line(e)} (ORACLE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 2
 
 
 def run():

@@ -5,6 +5,7 @@ the errors and JSON output of the commands.
 import argparse
 import importlib.util
 import json
+import traceback
 
 # The extras of pyproject.toml's [project.optional-dependencies] that a command needs, and the
 # distributions each one installs (tests/test_extras.py checks this against pyproject.toml).
@@ -41,6 +42,32 @@ def missing_extra(extra):
         return None
     missing = [d for d in EXTRAS[extra] if importlib.util.find_spec(IMPORT_NAMES.get(d, d)) is None]
     return not_installed(missing, f"pip install 'micrograd[{extra}]'") if missing else None
+
+
+def failed_import(e, prefer=None):
+    """The one-line missing-extra message when exception `e`, or one it was raised from, is a failure
+    to import a package of an extra (`prefer`'s pip command first, when it has the package): not
+    installed, or failing in its own import (a broken install, a missing system library); else None.
+    The innermost exception says best which it was."""
+    chain = []
+    while e is not None and all(e is not c for c in chain):
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    for e in reversed(chain):
+        # the modules whose code it went through: a package's own import runs its modules' top level
+        modules = {frame.f_globals.get("__name__", "").split(".")[0] for frame, _ in traceback.walk_tb(e.__traceback__)}
+        if not (isinstance(e, ImportError) or "importlib" in modules):
+            continue
+        for extra in sorted(EXTRAS, key=lambda x: x != prefer):
+            for dist in EXTRAS[extra]:
+                module = IMPORT_NAMES.get(dist, dist)
+                named = isinstance(e, ImportError) and (e.name or "").split(".")[0] == module
+                if named and isinstance(e, ModuleNotFoundError):
+                    return not_installed([dist], f"pip install 'micrograd[{extra}]'")
+                if named or module in modules:
+                    return (f"needs {dist}, which fails to import ({type(e).__name__}: {one_line(e, 'no message')}): "
+                            f"pip install 'micrograd[{extra}]'")
+    return None
 
 
 def one_line(e, empty=""):

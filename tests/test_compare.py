@@ -410,6 +410,35 @@ def test_graph_without_what_it_needs_exits_2_before_any_work(tmp_path, package, 
     assert not out.exists()
 
 
+# A graphviz package that is there but does not import, as a broken install or a missing system library
+# leaves it: failing in its own import (found before any work), or importing without what draw_dot takes
+# from it (found when the graph is drawn, after the table)
+BROKEN_GRAPHVIZ = {
+    "own ImportError": ({"__init__.py": "from graphviz._backend import Digraph\n",
+                         "_backend.py": "raise ImportError('libgvc.so.6: cannot open shared object file')\n"},
+                        "compare: --graph needs graphviz, which fails to import (ImportError: libgvc.so.6: cannot "
+                        "open shared object file): " + PIP),
+    "no Digraph": ({"__init__.py": ""}, "python -m oracle compare: needs graphviz, which fails to import "
+                                        "(ImportError: cannot import name 'Digraph' from 'graphviz'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_GRAPHVIZ))
+def test_a_graphviz_that_does_not_import_is_the_missing_extra_line_not_an_internal_error(tmp_path, name):
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz)")
+    files, says = BROKEN_GRAPHVIZ[name]
+    (tmp_path / "graphviz").mkdir()
+    for file, text in files.items():
+        (tmp_path / "graphviz" / file).write_text(text, encoding="utf-8")
+    env = {**CHILD_ENV, "PYTHONPATH": os.pathsep.join([str(tmp_path), CHILD_ENV["PYTHONPATH"]])}
+    r = run_cli(README.encode(), "-", "--graph", str(tmp_path / "g.svg"), env=env)
+    err = r.stderr.decode()
+    assert r.returncode == 2 and len(err.splitlines()) == 1 and err.startswith(says), err
+    assert err.rstrip().endswith(PIP) and "internal error" not in err
+    assert (r.stdout == b"") == (name == "own ImportError")  # before any work, when it can be known then
+
+
 # --- the graph ---
 
 @needs_dot

@@ -13,7 +13,7 @@ import pytest
 import micrograd
 import oracle
 from oracle.__main__ import COMMANDS
-from oracle.cli import EXTRAS, missing_extra, not_installed
+from oracle.cli import EXTRAS, failed_import, missing_extra, not_installed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +57,66 @@ def test_missing_extra_names_what_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "graphviz", None)  # find_spec then says: not importable
     assert missing_extra("viz") == "needs graphviz, which is not installed: pip install 'micrograd[viz]'"
     assert not_installed(["a", "b", "c"], "do it") == "needs a, b and c, which are not installed: do it"
+
+
+def raised(code, folder=None, hide=()):
+    """The exception `code` raises, run with `folder` first on sys.path and the packages `hide` not yet
+    imported (put back after, and what it imported forgotten)."""
+    before = dict(sys.modules)
+    for name in [n for n in sys.modules if n.split(".")[0] in hide]:
+        del sys.modules[name]
+    sys.path.insert(0, str(folder)) if folder else None
+    try:
+        exec(code, {})  # noqa: S102 (the test's own code)
+    except Exception as e:
+        return e
+    finally:
+        sys.path.remove(str(folder)) if folder else None
+        sys.modules.clear()
+        sys.modules.update(before)
+    raise AssertionError(f"{code!r} raised nothing")
+
+
+def test_a_failure_to_import_an_extras_package_is_named_with_its_pip_command(tmp_path):
+    (tmp_path / "mpmath").mkdir()  # there, but failing in its own import: a broken install
+    (tmp_path / "mpmath" / "__init__.py").write_text("from mpmath import _missing_part\n", encoding="utf-8")
+    said = failed_import(raised("import mpmath", tmp_path, hide=["mpmath"]))
+    assert said.startswith("needs mpmath, which fails to import (ImportError: cannot import name '_missing_part'")
+    assert said.endswith(")): pip install 'micrograd[oracle]'"), said
+    (tmp_path / "mpmath" / "__init__.py").write_text("import no_such_dependency\n", encoding="utf-8")
+    assert failed_import(raised("import mpmath", tmp_path, hide=["mpmath"])).startswith(
+        "needs mpmath, which fails to import (ModuleNotFoundError: No module named 'no_such_dependency')")
+    assert failed_import(raised("import graphviz_not_there as graphviz")) is None  # not an extra's
+    assert failed_import(raised("raise ValueError('a bug')")) is None
+    gone = ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
+    assert failed_import(gone) == "needs scikit-learn, which is not installed: pip install 'micrograd[train]'"
+    assert failed_import(gone, "train") == failed_import(gone)
+    torch_gone = ModuleNotFoundError("No module named 'torch'", name="torch")
+    assert failed_import(torch_gone, "train").endswith("pip install 'micrograd[train]'")  # the command's own extra
+    assert failed_import(torch_gone, "oracle").endswith("pip install 'micrograd[oracle]'")
+    try:  # raised from it, as draw_dot raises its own ImportError from graphviz's
+        try:
+            raise ModuleNotFoundError("No module named 'graphviz'", name="graphviz")
+        except ImportError:
+            raise ImportError("draw_dot needs the graphviz Python package") from None
+    except ImportError as e:
+        assert failed_import(e) == "needs graphviz, which is not installed: pip install 'micrograd[viz]'"
+
+
+def test_any_other_error_of_a_command_is_one_line_that_says_internal_error(monkeypatch, capsys):
+    from oracle import __main__ as cli_main
+    from oracle.fuzz import report
+
+    def broken(args):
+        raise RuntimeError("a bug\nover two lines")
+    monkeypatch.setattr(report, "main", broken)
+    monkeypatch.delenv("ORACLE_DEBUG", raising=False)
+    assert cli_main.main(["report", "."]) == 2
+    assert capsys.readouterr().err == ("python -m oracle report: internal error, please report it: RuntimeError: a bug "
+                                       "over two lines (ORACLE_DEBUG=1 shows the traceback)\n")
+    monkeypatch.setenv("ORACLE_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli_main.main(["report", "."])
 
 
 # --- the plain install, for real ---

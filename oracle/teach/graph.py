@@ -1,9 +1,10 @@
 """The graph picture of `compare`: micrograd's graph (micrograd.viz.draw_dot) with torch's numbers
 beside micrograd's, and the nodes that disagree highlighted.
 """
+import importlib
 import shutil
 
-from oracle.cli import missing_extra, not_installed
+from oracle.cli import failed_import, missing_extra, not_installed
 from oracle.program import evaluate
 from oracle.teach.source import CompareError
 
@@ -22,13 +23,17 @@ def graph_format(path):
 
 def check_graph(path):
     """Everything --graph OUT needs, before any work: OUT's suffix, the graphviz Python package (which
-    builds the graph) and Graphviz's dot program (which draws it). CompareError saying what is missing
-    and how to install it; the format otherwise."""
+    builds the graph, and must import) and Graphviz's dot program (which draws it). CompareError saying
+    what is missing and how to install it; the format otherwise."""
     fmt = graph_format(path)
     missing = [piece for piece, gone in ((PACKAGE, missing_extra("viz")), (DOT, shutil.which("dot") is None)) if gone]
     if missing:
         names, installs = zip(*missing)
         raise CompareError(f"--graph {not_installed(list(names), ' and '.join(installs))}")
+    try:  # there, but it may not import (a broken install, a missing system library): ~20 ms to know now
+        importlib.import_module("graphviz")
+    except Exception as e:
+        raise CompareError(f"--graph {failed_import(e, 'viz') or f'cannot import graphviz: {e}'}") from None
     return fmt
 
 
