@@ -45,7 +45,9 @@ def reproducer_of(message):
 
 
 def run(*args, cwd=ROOT):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    """`python ARGS` as a learner runs a script: nothing on PYTHONPATH, the script's folder first on
+    sys.path (tox's full env sets PYTHONSAFEPATH, which would leave it out)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=300)
 
