@@ -55,19 +55,6 @@ def test_the_bound_is_this_projects_micrograds_time_many_times_over_and_never_be
     assert reference > 0 and seconds == max(deep.FLOOR, deep.FACTOR * reference)
 
 
-def test_the_bound_is_the_least_of_its_runs_so_one_stretched_run_does_not_make_it_lenient(monkeypatch):
-    program, calls, run = deep_chain(random.Random(3), OPS, CHAIN_DEPTH), [], deep.engine_run
-
-    def stretched(*args):  # the first run, as a preempted one: 0.3 s more
-        calls.append(1)
-        if len(calls) == 1:
-            time.sleep(0.3)
-        return run(*args)
-    monkeypatch.setattr(deep, "engine_run", stretched)
-    seconds, reference = deep.bound(program, [0.5, 0.25])
-    assert len(calls) == deep.RUNS and reference < 0.3 and seconds == max(deep.FLOOR, deep.FACTOR * reference)
-
-
 def test_the_bound_leaves_a_deep_case_within_its_timeout_and_never_goes_below_the_floor(monkeypatch):
     program = deep_chain(random.Random(3), OPS, CHAIN_DEPTH)
     monkeypatch.setattr(deep, "FACTOR", 1e6)  # what a measurement on a loaded machine could give
@@ -109,7 +96,7 @@ def test_time_limits_nest_and_the_first_to_end_fires():
     assert type(first.value) is CaseTimeout
 
 
-@pytest.mark.parametrize("factor, timeout", [(deep.FACTOR, 10.0), (1e6, 4.0)], ids=["measured", "loaded-machine"])
+@pytest.mark.parametrize("factor, timeout", [(deep.FACTOR, 10.0), (1e6, 3.0)], ids=["measured", "loaded-machine"])
 def test_a_worker_finds_the_exponential_walk_in_the_deep_net_and_reduces_it_to_a_ladder_built_in_a_loop(
         monkeypatch, factor, timeout):
     # loaded-machine: a reference measured far too slow still gives a slow walk, never a hang

@@ -141,8 +141,8 @@ def test_a_learners_script_needs_no_main_guard(tmp_path):
     script.write_text("import os\n\nfrom oracle.testing import assert_matches_torch\n\nfrom engine import Value\n\n"
                       "with open('runs.txt', 'a') as f:\n    f.write(f'{os.getpid()}\\n')\n"
                       + WRONG_MUL +
-                      f"\nassert_matches_torch(Value, seconds=5, seed=0, ops={FEW!r})\nprint('Value: passed')\n"
-                      f"assert_matches_torch(Wrong, seconds=5, seed=0, ops={FEW!r})\n", encoding="utf-8")
+                      f"\nassert_matches_torch(Value, cases=30, seed=0, ops={FEW!r})\nprint('Value: passed')\n"
+                      f"assert_matches_torch(Wrong, cases=30, seed=0, ops={FEW!r})\n", encoding="utf-8")
     done = run(script, cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == "Value: passed\n", done.stdout + done.stderr
     line = next(n for n, text in enumerate(script.read_text().splitlines(), 1) if "other.grad * out.grad" in text)
