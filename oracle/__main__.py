@@ -65,11 +65,11 @@ def main(argv=None):
         return 2
 
 
-def run():
+def run(argv=None):
     """main() as a program: its exit status; output piped into a reader that stops early (`| head`)
     ends it quietly, as it does a Unix tool."""
     try:
-        code = main()
+        code = main(argv)
         sys.stdout.flush()  # here, so that a closed pipe is caught now and not at interpreter exit
         return code
     except BrokenPipeError:

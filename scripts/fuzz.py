@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the checkout's oracle and micrograd
 
-from oracle.__main__ import main  # noqa: E402
+from oracle.__main__ import run  # noqa: E402
 
 if __name__ == "__main__":  # worker processes import this file again; only the first one runs the campaign
-    sys.exit(main(["fuzz", *sys.argv[1:]]))
+    sys.exit(run(["fuzz", *sys.argv[1:]]))

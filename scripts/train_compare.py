@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 
-from oracle.__main__ import main  # noqa: E402
+from oracle.__main__ import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(["train-compare", *sys.argv[1:]]))
+    sys.exit(run(["train-compare", *sys.argv[1:]]))
