@@ -117,19 +117,9 @@ def test_an_engine_defined_in_a_test_file_is_imported_from_that_file():
     assert summary["engine_file"] == str(pathlib.Path(__file__).resolve()) and summary["findings"] == 0
 
 
-WRONG_MUL = """
-
-class Wrong(Value):
-    def __mul__(self, other):
-        other = other if isinstance(other, Value) else Wrong(other)
-        out = Wrong(self.data * other.data, (self, other), '*')
-
-        def _backward():
-            self.grad += other.grad * out.grad
-            other.grad += self.data * out.grad
-        out._backward = _backward
-        return out
-"""
+# the zoo's mistake in mul (`other.grad` for `other.data`), as a class of the script's own
+WRONG_MUL = "\n\nclass Wrong(Value):" + (ZOO_DIR / "mul_uses_other_grad.py").read_text(encoding="utf-8").split(
+    "class Value(Lecture):", 1)[1]
 
 
 def test_a_learners_script_needs_no_main_guard(tmp_path):
