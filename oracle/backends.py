@@ -68,12 +68,19 @@ def _read(v, node, what):
 
 
 def _as_real(x, node, what):
-    if isinstance(x, complex):
-        raise EngineError("complex", node, f"{what} is the complex number {x!r}")
     number = as_float(x)
     if number is None:
-        raise EngineError("not-a-number", node, f"{what} is {not_a_number(x)}")
+        kind, detail = refusal(x, what)
+        raise EngineError(kind, node, detail)
     return number
+
+
+def refusal(x, what):
+    """(kind, detail) for a value `what` that is not one real number (`as_float` is None): "complex"
+    for a complex number, "not-a-number" for anything else."""
+    if isinstance(x, complex):
+        return "complex", f"{what} is the complex number {x!r}"
+    return "not-a-number", f"{what} is {not_a_number(x)}"
 
 
 def as_float(x):

@@ -22,7 +22,7 @@ Runs in a worker process (`oracle.fuzz.workers`), never in the campaign's: it ca
 import re
 from dataclasses import dataclass
 
-from oracle.backends import as_float, not_a_number
+from oracle.backends import as_float, not_a_number, refusal
 from oracle.cli import one_line
 from oracle.fuzz.graph import method_of
 from oracle.ops import TABLE
@@ -136,11 +136,7 @@ def _try(Engine, op, xs, c):
 
 
 def _not_a_number(x, what):
-    if isinstance(x, complex):
-        return "broken", "complex", f"{what} is the complex number {x!r}"
-    if as_float(x) is not None:
-        return None
-    return "broken", "not-a-number", f"{what} is {not_a_number(x)}"
+    return None if as_float(x) is not None else ("broken", *refusal(x, what))
 
 
 def _absent_or_raise(Engine, op, e):
