@@ -46,22 +46,23 @@ class MLPSpec:
     def describe(self):
         return f"MLP({self.nin}, {list(self.widths)}) act={self.act} loss={self.loss} batch={len(self.X)}"
 
-    def source(self):
-        """The spec as Python a learner reads (a reproducer's SPEC): one line per neuron (its
-        weights, then its bias), one line per example."""
+    def source(self, name="SPEC"):
+        """The spec as Python a learner reads (a reproducer's SPEC): a class whose attributes are
+        the spec's fields, one line per neuron (its weights, then its bias), one per example."""
         sizes = (self.nin,) + tuple(self.widths)
-        lines = ["types.SimpleNamespace(",
-                 f"    nin={self.nin}, widths={list(self.widths)!r}, act={self.act!r}, loss={self.loss!r}, "
-                 f"lr={self.lr!r},",
-                 "    weights=[  # per layer, per neuron: ([its weights], its bias)"]
+        lines = [f"class {name}:",
+                 '    """The network, its weights, its batch of examples and targets, its loss and SGD step."""',
+                 f"    nin, widths, act, loss, lr = {self.nin}, {list(self.widths)!r}, {self.act!r}, {self.loss!r}, "
+                 f"{self.lr!r}",
+                 "    weights = [  # per layer, per neuron: ([its weights], its bias)"]
         for n, layer in enumerate(self.weights):
             lines.append(f"        [  # layer {n + 1}: {sizes[n]} input(s) -> {sizes[n + 1]} neuron(s)"
                          + (", linear" if n == len(self.weights) - 1 else f", {self.act}"))
             lines += [f"            ([{', '.join(map(float_source, ws))}], {float_source(b)})," for ws, b in layer]
             lines.append("        ],")
-        lines += ["    ],", "    X=[  # one example per row"]
+        lines += ["    ]", "    X = [  # one example per row"]
         lines += [f"        [{', '.join(map(float_source, row))}]," for row in self.X]
-        lines += ["    ],", f"    y=[{', '.join(map(float_source, self.y))}],  # the targets, one per example", ")"]
+        lines += ["    ]", f"    y = [{', '.join(map(float_source, self.y))}]  # the targets, one per example"]
         return "\n".join(lines)
 
 
@@ -98,9 +99,17 @@ def nn_model(spec):
 
 
 def engine_forward(spec, params, x):
+    """The outputs for one example x: of micrograd.nn's own model, or of the oracle's network."""
     if not isinstance(params, list):  # a micrograd.nn model
         out = params(list(x))
         return out if isinstance(out, list) else [out]
+    return network(spec, params, x)
+
+
+def network(spec, params, x):
+    """The network's outputs for one example x. Each neuron is its bias plus the sum of weight *
+    input, then spec.act (relu, tanh or sigmoid); the last layer is linear. params: per layer, per
+    neuron, (weights, bias), as the engine's Values."""
     for i, layer in enumerate(params):
         last = i == len(params) - 1
         out = []

@@ -21,13 +21,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from oracle.__main__ import main as oracle_main  # noqa: E402
+from oracle.backends import torch_run  # noqa: E402
 from oracle.check import Finding, check_program  # noqa: E402
 from oracle.fuzz.engines import load  # noqa: E402
 from oracle.fuzz.mutants import mutant_engine  # noqa: E402
-from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source  # noqa: E402
+from oracle.fuzz.reproducer import expected_verdict, mlp_reproducer_source, reproducer_source  # noqa: E402
 from oracle.fuzz.store import STALE_SECONDS, FindingStore, check_out, load_case, sweep  # noqa: E402
-from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_forward  # noqa: E402
+from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_loss, network  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
+from tests.readme import readme_block  # noqa: E402
 
 REPO = str(pathlib.Path(__file__).resolve().parents[1])
 MUL = Program(2, (Instr("mul", (0, 1)),))
@@ -48,7 +50,7 @@ def mul_grad_finding():
 
 def run_script(path, *args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the script finds the engine itself
-    return subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-I", str(path), *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=120)
 
 
@@ -169,7 +171,9 @@ def test_record_mlp_writes_a_reproducer_that_fails_until_the_engine_is_fixed(tmp
 def test_mlp_reproducer_trains_with_the_oracles_own_neuron_code_and_does_not_import_the_oracle(tmp_path):
     finding = MLPFinding("train", TANH_MLP, "loss", step=3)  # as if step 3 had failed: train 3 steps
     source = mlp_reproducer_source(TANH_MLP, finding.step, MICROGRAD, finding)
-    assert inspect.getsource(engine_forward) in source and "STEPS = 3" in source
+    # the oracle's own network is the script's f, and what calls the network calls f
+    assert inspect.getsource(network).replace("def network(", "def f(") in source and "STEPS = 3" in source
+    assert inspect.getsource(engine_loss).replace("engine_forward(", "f(") in source
     assert "import oracle" not in source and "from oracle" not in source
     script = tmp_path / "repro.py"
     script.write_text(source)
@@ -205,7 +209,7 @@ def test_an_mlp_reproducer_shows_the_weights_as_a_table(tmp_path):
     source = mlp_reproducer_source(TANH_MLP, 0, MICROGRAD, tanh_grad_mlp_finding())
     assert "json.loads" not in source
     assert "        [  # layer 1: 2 input(s) -> 2 neuron(s), tanh\n            ([0.5, -0.3], 0.1),\n" in source
-    assert "    X=[  # one example per row\n        [1.0, -0.5],\n" in source
+    assert "    X = [  # one example per row\n        [1.0, -0.5],\n" in source
 
 
 def test_replay_of_a_recorded_mlp_finding_fails_on_the_mutant_and_passes_on_micrograd(tmp_path):
@@ -409,3 +413,142 @@ def test_sweep_removes_the_temporary_files_of_dead_writers_and_keeps_a_live_ones
     os.utime(tmp_path / names["old other host"], (old, old))
     sweep(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names["alive"], names["other host"]])
+
+
+# The kinds of reproducer a learner opens, each with its bug and a fixed engine: (the engine with
+# the bug, a fixed one, its finding, its program (None: an MLP) and point).
+ZOO = f"{REPO}/tests/zoo"
+FIXED = "tests.zoo.lecture:Value"  # the zoo's engines are the lecture's with one mistake each
+
+
+def zoo_engine(name):
+    return load(f"{ZOO}/{name}.py:Value", sandboxed=False)[0]
+
+
+def program_case():
+    program = Program(2, (Instr("mul", (0, 1)),))
+    (finding,) = check_program(program, [[1.0, -1.0]], zoo_engine("mul_uses_other_grad")).findings
+    return f"{ZOO}/mul_uses_other_grad.py:Value", FIXED, finding, program, finding.point
+
+
+def mlp_case():
+    return TANH_GRAD, "micrograd.engine:Value", tanh_grad_mlp_finding(), None, None
+
+
+def hang_case():
+    program = Program(1, (Instr("tanh", (0,)),))
+    return f"{REPO}/tests/hostile/hangs_in_op.py:Value", FIXED, Finding("timeout", 1, "tanh", [0.7], limit=1.0), \
+        program, [0.7]
+
+
+def deep_walk_case():
+    """The exponential walk (no visited set) on a ladder of diamonds built in a loop."""
+    from oracle.fuzz import deep
+    program = deep.ladder(Program(1, (Instr("tanh", (0,)), Instr("add", (1, 1)))))
+    Engine = load(f"{ZOO}/walk_no_visited.py:Value", sandboxed=False)[0]
+    (finding,) = deep.check(program, [[0.5]], Engine, walk=deep.Walk(0.3, 1e-4, count=True)).findings
+    return f"{ZOO}/walk_no_visited.py:Value", FIXED, finding, program, [0.5]
+
+
+def recursion_case():
+    """A recursive build_topo on a chain of 1,000 ops, which f builds in a loop."""
+    program = Program(1, tuple(Instr("mul_c", (i,), 1.0) for i in range(1000)))
+    (finding,) = check_program(program, [[0.5]], zoo_engine("recursive_topo")).findings
+    return f"{ZOO}/recursive_topo.py:Value", FIXED, finding, program, [0.5]
+
+
+KINDS = {"program": program_case, "mlp": mlp_case, "hang": hang_case, "deep-walk": deep_walk_case,
+         "recursion": recursion_case}
+
+
+def opening(lines):
+    """The line numbers (from 1) of a reproducer's landmarks, in the order a learner meets them."""
+    def first(test):
+        return next((n for n, line in enumerate(lines, 1) if test(line)), None)
+    return {"docstring": first(lambda line: line.startswith('"""Reproducer: ')),
+            "docstring end": first(lambda line: line == '"""'),
+            "f": first(lambda line: line.startswith("def f(")),
+            "point": first(lambda line: line.startswith(("POINT = [", "class SPEC:"))),
+            "torch": first(lambda line: line.startswith("TORCH = [")),
+            "plumbing": first(lambda line: line.startswith("# The rest of this file is plumbing that you need not")),
+            "imports": first(lambda line: line.startswith(("import ", "from "))),
+            "main": first(lambda line: line.startswith("def main(")),
+            "run": first(lambda line: line.startswith('if __name__ == "__main__":'))}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reproducer_opens_on_its_case_and_fails_until_the_bug_is_fixed(kind, tmp_path):
+    """Docstring (the bug, its line, how to run the file and what it prints), f within the first 30
+    lines, the point and torch's values, then the plumbing under its one comment; the file, as the
+    store writes it, exits 1 with the verdict of its kind (`confirmed`), and 0 on a fixed engine."""
+    spec, fixed, finding, program, point = KINDS[kind]()
+    Engine, where = load(spec, sandboxed=False)
+    from oracle.fuzz.diagnose import diagnose
+    cause = diagnose(finding, Engine, where.root)
+    store = FindingStore(tmp_path)
+    saved = (store.record_mlp("case", finding, {}, where, cause) if program is None
+             else store.record("case", finding, program, point, {}, where, cause))
+    assert (saved.state, saved.exit) == ("confirmed", 1), saved.output
+    script = saved.path.with_suffix(".py")
+    lines = script.read_text().splitlines()
+    at = opening(lines)
+    assert None not in at.values() and list(at.values()) == sorted(at.values()) and at["docstring"] == 1, at
+    assert at["f"] <= 30, at
+    imports = [n for n, line in enumerate(lines, 1) if line.startswith(("import ", "from "))]
+    assert min(imports) > at["plumbing"], "the plumbing's imports come after the case"
+    doc = "\n".join(lines[:at["docstring end"]])
+    assert cause.line and f":{cause.line}  {cause.source.strip()}" in doc, doc  # the learner's own line
+    assert f"    python {script.name} [module:attr]" in doc
+    assert f"`verdict: {expected_verdict(finding.kind)}`, exit status 1" in doc.replace("\n", " ")
+    if kind in ("deep-walk", "recursion"):
+        assert "    for _ in range(" in "\n".join(lines[at["f"]:at["point"]])  # a deep graph, built in a loop
+    code, output = run_warm(script, fixed, cwd=tmp_path)
+    assert (code, output.splitlines()[-1]) == (0, "verdict: pass"), output
+
+
+def run_warm(script, *args, cwd):
+    """A script run as confirmation runs it (sandbox.run_script): (exit code, what it printed)."""
+    from oracle.fuzz import sandbox
+    return sandbox.run_script(script, args, timeout=120, cwd=cwd)
+
+
+def test_a_reproducer_quotes_torchs_values_and_notes_a_torch_that_gives_others(tmp_path):
+    """TORCH is computed where torch is imported (the fuzzing process never imports it): the case's
+    value and gradients as torch float64 gives them; a torch that gives others is noted, and a file
+    written without them (a store that runs nothing) computes its own."""
+    spec, fixed, finding, program, point = program_case()
+    script = FindingStore(tmp_path / "run").record("case", finding, program, point, {}, origin(spec)).path.with_suffix(
+        ".py")
+    source = script.read_text()
+    values, grads = torch_run(program, [[x] for x in point])
+    torch_line = f"TORCH = [{float(values[-1][0])!r}, {float(grads[0][0])!r}, {float(grads[1][0])!r}]"
+    assert torch_line in source.splitlines(), source[:2000]
+    code, output = run_warm(script, fixed, cwd=tmp_path)
+    assert code == 0 and "note: this torch gives" not in output, output
+    script.write_text(source.replace(torch_line, "TORCH = [0.5, 0.5, 0.5]"))
+    code, output = run_warm(script, fixed, cwd=tmp_path)
+    assert code == 0 and "not the TORCH = [0.5, 0.5, 0.5] this file was written with" in output, output
+
+    unrun = FindingStore(tmp_path / "unrun", verify=False).record("case", finding, program, point, {}, origin(spec))
+    script = unrun.path.with_suffix(".py")
+    assert "TORCH = None  # torch's values were not computed" in script.read_text()
+    code, output = run_warm(script, fixed, cwd=tmp_path)
+    assert code == 0 and "note:" not in output, output
+
+
+README_REPRODUCER = "<!-- tests/test_findings.py writes this reproducer again and compares -->"
+
+
+def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
+    """The README shows the opening of the class-1 reproducer that its campaign on the zoo's
+    mul_uses_other_grad wrote, 0.0 - x0 at x0 = 1.0; the store writes that case the same today."""
+    from oracle.fuzz.diagnose import diagnose
+    program, point = Program(1, (Instr("rsub_c", (0,), 0.0),)), [1.0]
+    Engine, where = load("tests/zoo/mul_uses_other_grad.py:Value", sandboxed=False)
+    (finding,) = check_program(program, [point], Engine).findings
+    saved = FindingStore(tmp_path).record("class1-__mul__-mul_uses_other_grad-11", finding, program, point, {}, where,
+                                          diagnose(finding, Engine, where.root))
+    assert saved.state == "confirmed"
+    shown = readme_block(README_REPRODUCER)
+    assert saved.path.with_suffix(".py").read_text().startswith(shown), shown
+    assert shown.rstrip().endswith("# " + "-" * 98)  # down to the comment over the plumbing

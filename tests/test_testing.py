@@ -25,6 +25,7 @@ from oracle import strategies  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 from oracle.testing import ACTIVE, assert_matches_torch, check_engine, compare_nodes, engine_spec  # noqa: E402
 from tests.campaigns import reproducer_in  # noqa: E402
+from tests.readme import readme_block  # noqa: E402
 from tests.zoo import FIXED, ZOO_DIR, mistake_line  # noqa: E402
 from tests.zoo.lecture import Value as Lecture  # noqa: E402
 from tests.zoo.mul_uses_other_grad import Value as MulUsesOtherGrad  # noqa: E402
@@ -235,13 +236,6 @@ def test_mlps_draws_specs_with_the_given_activations_and_losses(spec):
 @given(strategies.points(3, strategies.GenConfig(p_edge=0.0)))
 def test_points_draws_one_point_of_ordinary_floats(point):
     assert len(point) == 3 and all(-3.0 <= x <= 3.0 for x in point)
-
-
-def readme_block(marker):
-    """The ```python block that follows `marker` in README.md."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    after = readme[readme.index(marker):]
-    return re.search(r"```python\n(.*?)```", after, re.S)[1]
 
 
 def test_the_readmes_property_test_runs_as_printed():

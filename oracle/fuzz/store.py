@@ -28,14 +28,21 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from oracle.fuzz import confirm
-from oracle.fuzz.reproducer import mlp_reproducer_source, reproducer_source, tamper_reproducer_source
+from oracle.fuzz import confirm, sandbox
+from oracle.fuzz.reproducer import (
+    mlp_reproducer_source,
+    mlp_torch_source,
+    program_torch_source,
+    reproducer_source,
+    tamper_reproducer_source,
+)
 from oracle.program import Program, float_from_json, float_json
 
 # A .py with no .json this much older than now was left by a writer killed between its two
 # links (a window of microseconds), not published by one that is still at work; and a temporary
 # file of another host's writer this old is that of a dead one.
 STALE_SECONDS = 120.0
+TORCH_TIMEOUT = 30.0  # the longest a case's torch side may take to be computed for its reproducer
 HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 
 
@@ -96,7 +103,9 @@ class FindingStore:
         self.started = started  # told each reproducer process as it starts (see sandbox.run_script)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.memory_mb = memory_mb  # the engine's memory limit in a reproducer, as in the workers
-        self.verify = verify  # run each reproducer, and publish only one that fails (False: publish as it is)
+        # Run each reproducer, and publish only one that fails; and run torch on its case, for the
+        # TORCH values it quotes (False: neither; publish it as it is, without them).
+        self.verify = verify
         self._mine = set()  # the names this store published: record(..., replace=True) may replace them
 
     def paths(self, name):
@@ -115,7 +124,9 @@ class FindingStore:
         cut: it is what the campaign had left (outrunning it is "unconfirmed"). verify: overrides
         the store's own for this one. replace: a name this store published is replaced (a better
         case of the same root cause); else it is "taken" like any other."""
-        return self._publish(name, lambda: reproducer_source(program, point, origin, finding, cause, self.memory_mb),
+        return self._publish(name, lambda script: reproducer_source(
+            program, point, origin, finding, cause, self.memory_mb, script,
+            self._torch(program_torch_source(program, point), timeout)),
                              lambda code: _case(finding, program, point, meta, origin, cause, code), finding.kind,
                              timeout, verify, replace, cut)
 
@@ -123,29 +134,31 @@ class FindingStore:
                    cut=False):
         """Record an MLP's root cause as record does a program's: a .py that trains the spec for the
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
-        return self._publish(name, lambda: mlp_reproducer_source(finding.spec, finding.step, origin, finding, cause,
-                                                                 self.memory_mb),
+        return self._publish(name, lambda script: mlp_reproducer_source(
+            finding.spec, finding.step, origin, finding, cause, self.memory_mb, script,
+            self._torch(mlp_torch_source(finding.spec), timeout)),
                              lambda code: _mlp_case(finding, meta, origin, cause, code), finding.kind, timeout,
                              verify, replace, cut)
 
     def record_tamper(self, name, finding, meta, origin, cause, timeout=60.0, cut=False):
         """Record what the engine changes in the interpreter at import: a .py that imports it
         between two snapshots."""
-        return self._publish(name, lambda: tamper_reproducer_source(origin, cause, self.memory_mb),
+        return self._publish(name, lambda script: tamper_reproducer_source(origin, cause, self.memory_mb, script),
                              lambda code: _common({"kind": "tamper", "changes": finding.changes}, meta, origin, cause,
                                                   code), "tamper", timeout, cut=cut)
 
     def _publish(self, name, source, case, kind, timeout, verify=None, replace=False, cut=False):
-        """Run source() in a sandbox; if it reports the failure of a finding of `kind`, publish it
-        as <name>.py, then case(exit code) as its .json: the .py first (whoever links it owns the
-        name), the .json last. Not verified, it is published as it is ("written"). replace: a name
-        this store published already is replaced, .py then .json, each at once."""
+        """Run source(the script's file name) in a sandbox; if it reports the failure of a finding
+        of `kind`, publish it as <name>.py, then case(exit code) as its .json: the .py first
+        (whoever links it owns the name), the .json last. Not verified, it is published as it is
+        ("written"). replace: a name this store published already is replaced, .py then .json,
+        each at once."""
         verify = self.verify if verify is None else verify
         json_path, py_path = self.paths(name)
         mine = replace and file_name(name) in self._mine
         if not mine and (json_path.exists() or self._held(py_path)):
             return Saved("taken", json_path if json_path.exists() else None)
-        tmp_py = _write_temp(py_path, source())
+        tmp_py = _write_temp(py_path, source(py_path.name))
         tmp_json = None
         try:
             # Before publishing, so that the window between the two links stays tiny.
@@ -176,6 +189,25 @@ class FindingStore:
             for tmp in (tmp_py, tmp_json):
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
+
+    def _torch(self, text, timeout):
+        """What a torch script (reproducer.program_torch_source, mlp_torch_source) prints, run as a
+        reproducer is: forked from the warm Python that has imported torch, for this process never
+        does. None when it cannot say (no verify, a failed run, no list of numbers)."""
+        if not self.verify:
+            return None
+        tmp = _write_temp(self.dir / "torch.py", text)
+        try:
+            code, output = sandbox.run_script(tmp, timeout=min(timeout, TORCH_TIMEOUT), cwd=self.dir,
+                                              started=self.started)
+        finally:
+            tmp.unlink(missing_ok=True)
+        try:
+            values = json.loads(output.splitlines()[-1]) if code == 0 else None
+        except (ValueError, IndexError):
+            return None
+        numbers = isinstance(values, list) and all(isinstance(v, int | float) for v in values)
+        return [float(v) for v in values] if numbers else None
 
     def discard(self, name):
         """Remove a name this store published (a root cause's reproducer that one of another name
