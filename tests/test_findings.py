@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import signal
 import struct
 import subprocess
@@ -551,4 +552,7 @@ def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
     assert saved.state == "confirmed"
     shown = readme_block(README_REPRODUCER)
     assert saved.path.with_suffix(".py").read_text().startswith(shown), shown
+    # its words quote what running it shows: what the rule adds, what torch gives
+    added, torch_says = re.search(r"does a.grad \+= (\S+) where torch's local derivative gives (\S+),", shown).groups()
+    assert f"engine={added}  torch={torch_says}" in saved.output, saved.output
     assert shown.rstrip().endswith("# " + "-" * 98)  # down to the comment over the plumbing
