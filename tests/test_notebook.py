@@ -41,7 +41,7 @@ def test_the_fuzzed_engine_shows_its_own_mistake_and_the_reproducer_its_exit_sta
     line = marked.read_text(encoding="utf-8").splitlines()[n - 1]
     # the learner's own line, as the engine is now: an edited engine needs the notebook saved again
     assert f"tests/zoo/mul_assigns_grad.py:{n}  {line.strip()}" in printed
-    assert "it assigns (=) where it should add (+=)" in printed
+    assert "sets a.grad = -1.0 where it should add (+=) torch's local derivative -1.0 to what a.grad held" in printed
     assert "exit status 1" in printed and "exit status 0" in printed
 
 

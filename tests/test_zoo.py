@@ -73,7 +73,8 @@ def test_a_zoo_engine_gets_its_one_root_cause_at_its_own_line(name, tmp_path):
     assert printed.rstrip().splitlines()[-1] in verdicts, printed
     if row["cause"] == "rule" and row["ops"] == 1 and "out.grad = 1.0" in row["summary"]:
         # a one-op case's rule at its own upstream gradient: the message quotes what its reproducer prints
-        said = re.search(r"torch's local derivative gives (\S+?),? at (.*) and out.grad", row["summary"])
+        said = re.search(r"torch's local derivative (?:gives )?(\S+?),? (?:to what \S+ held, )?at (.*) and out.grad",
+                         row["summary"])
         torch_says, at = said.groups()
         operands = re.findall(r"\b[ab]=(\S+?)(?:,|$)", at)
         assert f"torch={torch_says}" in printed and all(f"={x}" in printed for x in operands), (row["summary"], printed)

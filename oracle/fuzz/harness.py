@@ -11,7 +11,7 @@ PLUMBING = '''
 
 # --------------------------------------------------------------------------------------------------
 # The rest of this file is plumbing that you need not read: it imports the engine as the fuzzer did,
-# gives it the fuzzer's time and memory limits, runs the case on it and on torch, and says the verdict.
+# gives it the fuzzer's time and memory limits, runs the case, and ends with the verdict line.
 # --------------------------------------------------------------------------------------------------
 {imports}
 

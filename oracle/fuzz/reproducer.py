@@ -166,8 +166,8 @@ def _doc(title, about, kind, script, default):
     run it and what it prints."""
     verdict = expected_verdict(kind) if kind else "mismatch"
     prints = textwrap.fill(f"While the bug is there, it prints {_PRINTS[verdict]} and ends with the line "
-                           f"`verdict: {verdict}`, exit status 1; once the bug is fixed, `verdict: pass`, exit "
-                           "status 0.", 100)
+                           f"`verdict:\N{NO-BREAK SPACE}{verdict}`, exit status 1; once the bug is fixed, "
+                           "`verdict:\N{NO-BREAK SPACE}pass`, exit status 0.", 100).replace("\N{NO-BREAK SPACE}", " ")
     title = title.replace("\\", "\\\\").replace('"""', "'''")  # the learner's source line may hold either
     return (f'"""Reproducer: {title}\n\n{about}\n\n    python {script or "<this file>"} [module:attr]    '
             f'(default engine: {default})\n\n{prints}\n"""\n')

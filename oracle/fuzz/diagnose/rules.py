@@ -74,26 +74,30 @@ class Rules:
         if line is None:  # no line writes it: name the last one that writes a gradient, after which it is missing
             line = next((w for w in (trace.writer(j) for j in reversed(range(len(kids)))) if w is not None), None)
             line = line or trace.callee()
-        assigns = got[id(bad)] is not None and agree(got[id(bad)], want[id(bad)] - HELD, sem.op.name, g)
+        local = want[id(bad)] - HELD  # torch's local derivative times g
+        assigns = got[id(bad)] is not None and agree(got[id(bad)], local, sem.op.name, g)
         place = line or graph.place_of(rule)
         g_got = None if got[id(bad)] is None else got[id(bad)] - HELD
-        # The words quote what the rule adds where the gradients start at 0, as in a case's own
-        # backward pass (a rule that reads them, `other.grad` for `other.data`, adds 0 there, not
-        # HELD); what it adds to HELD when only that shows the bug.
-        shown = g_got if assigns else _from_zero(v, rule, kids, g, at, g_got)
-        if shown is not None and agree(shown, want[id(bad)] - HELD, sem.op.name, g):
-            shown = g_got
-        written = trace.writer(at) or written_by(rule, bad)
-        note = ("; it assigns (=) where it should add (+=) to what the gradient held" if assigns else
-                "" if written else f"; no line of the rule writes {'ab'[pos] if len(sem.operands) <= 2 else 'it'}.grad")
         names = "ab"[:len(sem.operands)] if len(sem.operands) <= 2 else ""
         wrt = names[pos] if names else f"child {pos}"
+        if assigns:  # the value it sets is the one it should have added
+            what = (f"sets {wrt}.grad = {got[id(bad)]!r} where it should add (+=) torch's local derivative "
+                    f"{local!r} to what {wrt}.grad held")
+        else:
+            # The words quote what the rule adds where the gradients start at 0, as in a case's own
+            # backward pass (a rule that reads them, `other.grad` for `other.data`, adds 0 there, not
+            # HELD); what it adds to HELD when only that shows the bug.
+            shown = _from_zero(v, rule, kids, g, at, g_got)
+            if shown is not None and agree(shown, local, sem.op.name, g):
+                shown = g_got
+            what = f"does {wrt}.grad += {shown!r} where torch's local derivative gives {local!r}"
+        written = trace.writer(at) or written_by(rule, bad)
+        note = "" if assigns or written else f"; no line of the rule writes {wrt if names else 'it'}.grad"
         return cause("rule", method_name(place) or method_name(graph.place_of(rule)), place,
-                     f"the backward rule of {expression(sem)} does {wrt}.grad += {shown!r} where torch's local "
-                     f"derivative gives {want[id(bad)] - HELD!r}, at {operand_values(sem, v)} and "
+                     f"the backward rule of {expression(sem)} {what}, at {operand_values(sem, v)} and "
                      f"out.grad = {g!r}{note}",
                      number_class(graph.nodes(self.out), self.upstream, datas,
-                                  (as_float(v.data), g, want[id(bad)] - HELD, g_got)), "assigns" if assigns else "")
+                                  (as_float(v.data), g, local, g_got)), "assigns" if assigns else "")
 
 
 def _from_zero(v, rule, kids, g, at, otherwise):
