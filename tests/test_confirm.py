@@ -264,3 +264,10 @@ def test_two_root_causes_never_share_a_reproducer(tmp_path):
     assert [rc.state for rc in rows] == ["written", "written"]
     assert len({rc.reproducer for rc in rows}) == 2 and all(rc.reproducer.name.startswith("class3-") for rc in rows)
     assert all(rc.reproducer.exists() for rc in rows)
+
+
+def test_a_run_with_no_time_left_is_not_started_and_is_unconfirmed_only_when_the_campaign_cut_it(tmp_path):
+    script = tmp_path / "repro.py"
+    script.write_text("import time\ntime.sleep(30)\n")  # it would outlast any test, were it started
+    assert confirm.confirm(script, "grad", 0.0, cut=True).state == "unconfirmed"
+    assert confirm.confirm(script, "grad", -0.5, cut=False).state == "could-not-confirm"

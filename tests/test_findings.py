@@ -556,3 +556,24 @@ def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
     added, torch_says = re.search(r"does a.grad \+= (\S+) where torch's local derivative gives (\S+),", shown).groups()
     assert f"engine={added}  torch={torch_says}" in saved.output, saved.output
     assert shown.rstrip().endswith("# " + "-" * 98)  # down to the comment over the plumbing
+
+
+def test_the_torch_run_for_a_reproducers_values_comes_out_of_its_confirmations_time(tmp_path, monkeypatch):
+    """A campaign's last seconds: the reproducer's run gets what is left once its TORCH values are
+    computed, so that it ends as `unconfirmed` before the campaign kills it at its hard end."""
+    from oracle.fuzz import confirm, store
+    given = []
+
+    def slow_torch(self, text, timeout):
+        time.sleep(0.5)
+        return None
+
+    def confirming(script, kind, timeout, started=None, cut=False, args=()):
+        given.append((timeout, cut))
+        return confirm.Outcome("unconfirmed", "no time was left to run it to its end", "timeout")
+    monkeypatch.setattr(store.FindingStore, "_torch", slow_torch)
+    monkeypatch.setattr(confirm, "confirm", confirming)
+    spec, _, finding, program, point = program_case()
+    saved = FindingStore(tmp_path).record("case", finding, program, point, {}, origin(spec), timeout=5.0, cut=True)
+    assert saved.state == "unconfirmed" and len(given) == 1
+    assert given[0][0] <= 4.5 and given[0][1] is True, given

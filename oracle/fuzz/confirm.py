@@ -40,6 +40,8 @@ def confirm(script, kind, timeout, started=None, cut=False, args=()):
     script = pathlib.Path(script).expanduser().absolute()
     if not script.is_file():
         return Outcome("could-not-confirm", f"no reproducer at {script}")
+    if timeout <= 0:  # nothing is left of it: the run could not even start
+        return judge(kind, "timeout", "", timeout, cut)
     code, output = sandbox.run_script(script, args, timeout=timeout, cwd=script.parent, started=started)
     return judge(kind, code, output, timeout, cut)
 

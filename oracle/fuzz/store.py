@@ -120,10 +120,11 @@ class FindingStore:
     def record(self, name, finding, program, point, meta, origin, cause=None, timeout=60.0, verify=None,
                replace=False, cut=False):
         """Record a program's root cause under `name` once its reproducer reports the failure of the
-        finding's kind (`confirm`). meta: seed, engine and the like. timeout: for the whole run;
-        cut: it is what the campaign had left (outrunning it is "unconfirmed"). verify: overrides
-        the store's own for this one. replace: a name this store published is replaced (a better
-        case of the same root cause); else it is "taken" like any other."""
+        finding's kind (`confirm`). meta: seed, engine and the like. timeout: for the whole of it,
+        the torch run for its TORCH values and then its reproducer's; cut: it is what the campaign
+        had left (outrunning it is "unconfirmed"). verify: overrides the store's own for this one.
+        replace: a name this store published is replaced (a better case of the same root cause);
+        else it is "taken" like any other."""
         return self._publish(name, lambda script: reproducer_source(
             program, point, origin, finding, cause, self.memory_mb, script,
             self._torch(program_torch_source(program, point), timeout)),
@@ -158,7 +159,9 @@ class FindingStore:
         mine = replace and file_name(name) in self._mine
         if not mine and (json_path.exists() or self._held(py_path)):
             return Saved("taken", json_path if json_path.exists() else None)
+        began = time.monotonic()
         tmp_py = _write_temp(py_path, source(py_path.name))
+        timeout -= time.monotonic() - began  # what writing it took (its torch run) is out of the run's time
         tmp_json = None
         try:
             # Before publishing, so that the window between the two links stays tiny.
