@@ -126,6 +126,17 @@ def torch_run(program, X):
     return values.numpy(), torch.stack(grads).numpy()
 
 
+def torch_point(program, point):
+    """What a program's reproducer computes on torch's side (its TORCH): the output's value, then
+    its gradient with respect to each input, in float64 at one point, on 0-d tensors. The same ops
+    in the same order as the reproducer's f, which is printed from the same op templates."""
+    import torch
+    leaves = [torch.tensor(float(x), dtype=torch.float64, requires_grad=True) for x in point]
+    out = evaluate(program, list(leaves))[-1]
+    out.backward()
+    return [out.item()] + [0.0 if t.grad is None else t.grad.item() for t in leaves]
+
+
 def torch_local(op, args, c, upstream):
     """One op in torch on given operand values: its value, and upstream times the local derivative
     with respect to each operand. The reference for one node, at the engine's own operand values."""

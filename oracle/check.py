@@ -51,6 +51,8 @@ class Finding:
     detail: str = ""
     program: object = None  # the Program it was found in
     limit: float | None = None  # a timeout's: the seconds the engine was given, which its reproducer gives it too
+    # backends.torch_point of the case it is saved with, put on by the worker that found it (see workers)
+    torch_values: list | None = None
 
     @property
     def signature(self):

@@ -159,6 +159,13 @@ def torch_loss(spec, layers):
     return x, terms.mean()
 
 
+def torch_side(spec):
+    """What torch float64 gives for the spec before any training, as an MLP reproducer quotes it
+    (its TORCH): each example's outputs, then the loss."""
+    outs, loss = torch_loss(spec, torch_model(spec.weights))
+    return outs.detach().flatten().tolist() + [loss.item()]
+
+
 def _torch_step(spec, layers, tparams):
     """Forward and backward of the twin: its outputs, and outputs, loss and parameter gradients
     as one list in the engine's order."""
@@ -188,6 +195,7 @@ class MLPFinding:
     step: int = 0
     detail: str = ""
     limit: float | None = None  # a timeout's: the seconds the engine was given, which its reproducer gives it too
+    torch_values: list | None = None  # torch_side(spec), put on by the worker that found it (see workers)
 
     @property
     def signature(self):

@@ -5,9 +5,11 @@ import concurrent.futures
 import inspect
 import io
 import json
+import math
 import os
 import pathlib
 import re
+import runpy
 import signal
 import struct
 import subprocess
@@ -545,7 +547,7 @@ def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
     mul_uses_other_grad wrote, 0.0 - x0 at x0 = 1.0; the store writes that case the same today."""
     from oracle.fuzz.diagnose import diagnose
     program, point = Program(1, (Instr("rsub_c", (0,), 0.0),)), [1.0]
-    Engine, where = load("tests/zoo/mul_uses_other_grad.py:Value", sandboxed=False)
+    Engine, where = load(f"{ZOO}/mul_uses_other_grad.py:Value", sandboxed=False)
     (finding,) = check_program(program, [point], Engine).findings
     saved = FindingStore(tmp_path).record("class1-__mul__-mul_uses_other_grad-11", finding, program, point, {}, where,
                                           diagnose(finding, Engine, where.root))
@@ -564,7 +566,7 @@ def test_the_torch_run_for_a_reproducers_values_comes_out_of_its_confirmations_t
     from oracle.fuzz import confirm, store
     given = []
 
-    def slow_torch(self, text, timeout):
+    def slow_torch(self, finding, source, timeout):
         time.sleep(0.5)
         return None
 
@@ -577,3 +579,31 @@ def test_the_torch_run_for_a_reproducers_values_comes_out_of_its_confirmations_t
     saved = FindingStore(tmp_path).record("case", finding, program, point, {}, origin(spec), timeout=5.0, cut=True)
     assert saved.state == "unconfirmed" and len(given) == 1
     assert given[0][0] <= 4.5 and given[0][1] is True, given
+
+
+def test_the_workers_torch_values_are_the_ones_the_reproducers_torch_side_gives(tmp_path):
+    """TORCH is computed in the worker (backends.torch_point, mlp.torch_side) and, for a finding the
+    campaign made itself, by the reproducer's own torch side run as a script: the two agree to the
+    last bit (a nan's sign aside: the file writes float('nan')), programs printed with loops too."""
+    import random
+    from contextlib import redirect_stdout
+
+    from oracle.backends import torch_point
+    from oracle.fuzz.reproducer import mlp_torch_source, program_torch_source
+    from oracle.generate import random_inputs, random_program
+    from oracle.mlp import random_mlp, torch_side
+
+    rng = random.Random(29)
+    cases = [(p, random_inputs(rng, p.n_inputs)) for p in (random_program(rng) for _ in range(20))]
+    cases.append((Program(1, tuple(Instr("tanh" if i % 2 else "mul_c", (i,), None if i % 2 else 0.9)
+                                   for i in range(40))), [0.3]))  # printed as a loop
+    scripts = [(program_torch_source(p, x), torch_point(p, x)) for p, x in cases]
+    scripts += [(mlp_torch_source(spec), torch_side(spec)) for spec in (random_mlp(rng) for _ in range(3))]
+    for n, (source, want) in enumerate(scripts):
+        script = tmp_path / f"torch{n}.py"
+        script.write_text(source)
+        printed = io.StringIO()
+        with redirect_stdout(printed):
+            runpy.run_path(str(script), run_name="__main__")
+        same = [b"nan" if math.isnan(x) else struct.pack("<d", x) for x in json.loads(printed.getvalue())]
+        assert same == [b"nan" if math.isnan(x) else struct.pack("<d", x) for x in want], source  # a nan's sign aside

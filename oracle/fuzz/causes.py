@@ -137,7 +137,7 @@ class Ledger:
         rc.deep_only = rc.deep_only and deep
         rc.symptoms += 1
         if rc.state in UNCOUNTED and len(rc.tried) < ATTEMPTS \
-                and _case_of(finding) not in rc.tried:
+                and saved_case(finding) not in rc.tried:
             # Another case still shows it: its reproducer is run in turn (unreduced: the workers
             # reduced this root cause once already).
             rc.state, rc.finding, rc.case_rank = "found", None, 1e9
@@ -150,7 +150,7 @@ class Ledger:
                 rc.state = "reducing"
         # Kept as it is, in case no reduction comes back: below any reduced case, a deep one below all.
         penalty = 0.0 if minimal else UNREDUCED_RANK * (2 if deep else 1)
-        if self._keep(rc, finding, *_case_of(finding), cause, penalty) and not deep \
+        if self._keep(rc, finding, *saved_case(finding), cause, penalty) and not deep \
                 and rc.state in ("found", "confirmed", "written", "taken", "unconfirmed"):
             self.save(rc)  # (again: a better case replaces its reproducer)
         return rc
@@ -338,7 +338,7 @@ def _size(finding, program):
     return len(program) if program is not None and not isinstance(finding, MLPFinding) else None
 
 
-def _case_of(finding):
+def saved_case(finding):
     """The (program, point) a finding is saved with; an MLP finding carries its spec, no point."""
     if isinstance(finding, MLPFinding):
         return finding.spec, None

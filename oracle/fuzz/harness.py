@@ -73,8 +73,9 @@ def print_mismatch(head, name, a, b):
     print()
 '''
 
-# The torch side of each kind's case: its reproducer's main compares the engine with it, and the
-# script that computes the TORCH values a reproducer quotes (reproducer.torch_source) prints it.
+# The torch side of a program's case: its reproducer's main compares the engine with it (an MLP's is
+# oracle.mlp.torch_side, copied in). Where the fuzzer cannot compute the TORCH values a reproducer
+# quotes (backends.torch_point), a script of the case and this prints them (program_torch_source).
 PROGRAM_TORCH = '''\
 def torch_side():
     """f's value, then its gradient with respect to each input, in torch float64 at POINT."""
@@ -82,12 +83,6 @@ def torch_side():
     out = f(*ts)
     out.backward()
     return [out.item()] + [0.0 if t.grad is None else t.grad.item() for t in ts]'''
-
-MLP_TORCH = '''\
-def torch_side():
-    """Each example's outputs, then the loss, in torch float64 for SPEC before any training."""
-    outs, loss = torch_loss(SPEC, torch_model(SPEC.weights))
-    return outs.detach().flatten().tolist() + [loss.item()]'''
 
 FOOTER = '''
 
@@ -257,9 +252,6 @@ MLP = '''
 {shared}
 
 
-{torch_side}
-
-
 def first_mismatch(got, want):
     return next((i for i, (a, b) in enumerate(zip(got, want)) if not close(a, b)), None)
 
@@ -268,7 +260,7 @@ def first_mismatch(got, want):
 
 def main(spec):
     Engine = load_engine(spec)
-    torch_note(torch_side())
+    torch_note(torch_side(SPEC))
     try:
         return run_engine(lambda: train_both(spec, Engine))
     except EngineFailed as e:

@@ -82,20 +82,21 @@ def _torch_line(what, torch, rows=None):
 
 def program_torch_source(program, point):
     """A script that prints, as JSON, what torch float64 gives for the case (its reproducer's
-    torch_side): the values a reproducer quotes as TORCH, computed where torch is imported."""
-    return _torch_source(_program_case(program, point, None), "", harness.PROGRAM_TORCH)
+    torch_side): the TORCH values of a case whose finding has none (one the campaign made itself,
+    from a worker that died), computed where torch is imported."""
+    return _torch_source(_program_case(program, point, None), harness.PROGRAM_TORCH, "torch_side()")
 
 
 def mlp_torch_source(spec):
     """program_torch_source for an MLP: each example's outputs, then the loss, before training."""
     from oracle import mlp
-    shared = "\n\n\n".join(_renamed(fn) for fn in (mlp.torch_model, mlp.torch_loss))
-    return _torch_source(spec.source(), shared, harness.MLP_TORCH)
+    return _torch_source(spec.source(), "\n\n\n".join(_renamed(fn) for fn in (
+        mlp.torch_model, mlp.torch_loss, mlp.torch_side)), "torch_side(SPEC)")
 
 
-def _torch_source(case, shared, torch_side):
-    parts = ("import json\n\nimport torch", case, shared, torch_side, "print(json.dumps(torch_side()))")
-    return "\n\n\n".join(part for part in parts if part) + "\n"
+def _torch_source(case, torch_side, call):
+    parts = ("import json\n\nimport torch", case, torch_side, f"print(json.dumps({call}))")
+    return "\n\n\n".join(parts) + "\n"
 
 
 def _limits(finding):
@@ -118,12 +119,11 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None, memory_
     kind = finding.kind if finding is not None else ""
     data = f"KIND = {kind!r}  # what the oracle saw\n" + _limits(finding)
     shared = "\n\n\n".join(_renamed(fn) for fn in (
-        mlp.engine_model, mlp.engine_loss, mlp.engine_step, mlp.torch_model, mlp.torch_loss, mlp._torch_step,
-        mlp._torch_params, mlp.engine_sgd, mlp.sgd_step, mlp.resync))
+        mlp.engine_model, mlp.engine_loss, mlp.engine_step, mlp.torch_model, mlp.torch_loss, mlp.torch_side,
+        mlp._torch_step, mlp._torch_params, mlp.engine_sgd, mlp.sgd_step, mlp.resync))
     where = "" if finding is None else f"\nWhere the oracle saw it first: {finding.where}" + (
         f", after SGD step {finding.step}." if finding.step else ".")
-    body = harness.MLP.replace("{shared}", shared).replace("{torch_side}", harness.MLP_TORCH).replace(
-        "{run_engine}", harness.RUN_ENGINE)
+    body = harness.MLP.replace("{shared}", shared).replace("{run_engine}", harness.RUN_ENGINE)
     return _script(_title(cause, "an MLP", origin.folders) + where, _MLP_ABOUT, kind, origin, case,
                    harness.RUN_IMPORTS, data, body, memory_mb, script)
 

@@ -127,7 +127,7 @@ class FindingStore:
         else it is "taken" like any other."""
         return self._publish(name, lambda script: reproducer_source(
             program, point, origin, finding, cause, self.memory_mb, script,
-            self._torch(program_torch_source(program, point), timeout)),
+            self._torch(finding, lambda: program_torch_source(program, point), timeout)),
                              lambda code: _case(finding, program, point, meta, origin, cause, code), finding.kind,
                              timeout, verify, replace, cut)
 
@@ -137,7 +137,7 @@ class FindingStore:
         finding's SGD steps on the engine and on torch, and the .json that --replay reads."""
         return self._publish(name, lambda script: mlp_reproducer_source(
             finding.spec, finding.step, origin, finding, cause, self.memory_mb, script,
-            self._torch(mlp_torch_source(finding.spec), timeout)),
+            self._torch(finding, lambda: mlp_torch_source(finding.spec), timeout)),
                              lambda code: _mlp_case(finding, meta, origin, cause, code), finding.kind, timeout,
                              verify, replace, cut)
 
@@ -193,13 +193,16 @@ class FindingStore:
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
 
-    def _torch(self, text, timeout):
-        """What a torch script (reproducer.program_torch_source, mlp_torch_source) prints, run as a
-        reproducer is: forked from the warm Python that has imported torch, for this process never
-        does. None when it cannot say (no verify, a failed run, no list of numbers)."""
+    def _torch(self, finding, source, timeout):
+        """The TORCH values a finding's reproducer quotes: those the worker that found it put on it;
+        else what the torch script source() (reproducer.program_torch_source, mlp_torch_source)
+        prints, run as a reproducer is, forked from the warm Python that has imported torch (this
+        process never does). None when it cannot say (no verify, a failed run, no numbers)."""
+        if finding.torch_values is not None:
+            return finding.torch_values
         if not self.verify:
             return None
-        tmp = _write_temp(self.dir / "torch.py", text)
+        tmp = _write_temp(self.dir / "torch.py", source())
         try:
             code, output = sandbox.run_script(tmp, timeout=min(timeout, TORCH_TIMEOUT), cwd=self.dir,
                                               started=self.started)

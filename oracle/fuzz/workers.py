@@ -21,14 +21,16 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from oracle.backends import torch_point
 from oracle.check import Finding, check_program
 from oracle.fuzz import deep, engines, graph, interactive, sandbox, tamper
 from oracle.fuzz.cases import CaseResult, build_case, run_case, stuck_finding
-from oracle.fuzz.causes import case_rank
+from oracle.fuzz.causes import case_rank, saved_case
 from oracle.fuzz.diagnose import diagnose, fallback
 from oracle.fuzz.probe import OpProbe, drivable, probe_op, probe_point
 from oracle.fuzz.shrink import REDUCE_SECONDS, UNREDUCED, reduce_finding
 from oracle.fuzz.timeouts import TIMEOUT, CaseTimeout, time_limit
+from oracle.mlp import MLPFinding, torch_side
 from oracle.ops import OPS
 
 PROBE_TIMEOUT = 1.0  # seconds an op may take when probed: a scalar op takes microseconds
@@ -146,6 +148,7 @@ def _probe(state, name):
     if finding is None:
         finding = Finding(probed.kind, program.n_inputs, name, point, detail=probed.reason, program=program,
                           limit=limit if probed.kind == "timeout" else None)
+    with_torch_values(finding, finding.program, finding.point)
     if probed.kind == "timeout":
         return probed, finding, fallback(finding, state.origin.folders, state.Engine, stopped)
     return probed, finding, _diagnose(state, finding)
@@ -225,6 +228,8 @@ def work(state, i, cseed, kind, emit):
     walk_bug = result.cause.category == "traversal" and result.cause.detail in ("recursion", "slow") if f else False
     worth = f is not None and f.kind not in UNREDUCED and (walk is None or walk_bug)
     rank = case_rank(f, result.cause) if f is not None else 4
+    if f is not None:
+        with_torch_values(f, *saved_case(f))
     before = state.known.get(key, 4)
     reducing = worth and rank < before
     if reducing:
@@ -237,7 +242,21 @@ def work(state, i, cseed, kind, emit):
         _take_output(state)
         if not reduced[-1]:  # no localisation showed it: the next case of this root cause may
             state.known[key] = before
-        emit(("reduced", i, key, *reduced))
+        emit(("reduced", i, key, with_torch_values(*reduced[:3]), *reduced[1:]))
+
+
+def with_torch_values(finding, program, point):
+    """finding, with what torch float64 gives for the case it is saved with, (program, point) or an
+    MLP's spec, as its reproducer quotes it (TORCH): computed here, where torch is imported, for the
+    campaign's own process never imports it (see store)."""
+    try:
+        if isinstance(finding, MLPFinding):
+            finding.torch_values = torch_side(finding.spec)
+        elif isinstance(finding, Finding) and program is not None:
+            finding.torch_values = torch_point(program, point)
+    except Exception:  # torch does not raise on these floats; the store computes them otherwise
+        finding.torch_values = None
+    return finding
 
 
 def _limit(job):
