@@ -60,6 +60,7 @@ class State:
     ops: tuple = ()
     deep_ops: tuple = ()  # the ops deep cases are built from: those that probed well
     known: dict = field(default_factory=dict)  # root cause key -> the rank of the best case reduced so far
+    quoted: dict = field(default_factory=dict)  # root cause key -> the rank of the best case given torch_values
     capture: object = None  # the sandbox's Capture of stdout and stderr, if any
     # [the input point, the node] the engine runs now (see check.check_program): in a worker, shared
     # memory the parent reads when the worker dies or is killed, to know where
@@ -228,7 +229,8 @@ def work(state, i, cseed, kind, emit):
     walk_bug = result.cause.category == "traversal" and result.cause.detail in ("recursion", "slow") if f else False
     worth = f is not None and f.kind not in UNREDUCED and (walk is None or walk_bug)
     rank = case_rank(f, result.cause) if f is not None else 4
-    if f is not None:
+    if f is not None and rank < state.quoted.get(key, 5):  # a case the campaign may save: not every symptom
+        state.quoted[key] = rank
         with_torch_values(f, *saved_case(f))
     before = state.known.get(key, 4)
     reducing = worth and rank < before
