@@ -46,11 +46,11 @@ class MLPSpec:
     def describe(self):
         return f"MLP({self.nin}, {list(self.widths)}) act={self.act} loss={self.loss} batch={len(self.X)}"
 
-    def source(self, name="SPEC"):
+    def source(self):
         """The spec as Python a learner reads (a reproducer's SPEC): a class whose attributes are
         the spec's fields, one line per neuron (its weights, then its bias), one per example."""
         sizes = (self.nin,) + tuple(self.widths)
-        lines = [f"class {name}:",
+        lines = ["class SPEC:",
                  '    """The network, its weights, its batch of examples and targets, its loss and SGD step."""',
                  f"    nin, widths, act, loss, lr = {self.nin}, {list(self.widths)!r}, {self.act!r}, {self.loss!r}, "
                  f"{self.lr!r}",

@@ -104,7 +104,7 @@ class FindingStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.memory_mb = memory_mb  # the engine's memory limit in a reproducer, as in the workers
         # Run each reproducer, and publish only one that fails; and run torch on its case, for the
-        # TORCH values it quotes (False: neither; publish it as it is, without them).
+        # TORCH values it quotes, when its worker did not (False: neither; publish it as it is).
         self.verify = verify
         self._mine = set()  # the names this store published: record(..., replace=True) may replace them
 
