@@ -8,6 +8,7 @@ import json
 import math
 import os
 import pathlib
+import random
 import re
 import runpy
 import signal
@@ -24,13 +25,22 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from oracle.__main__ import main as oracle_main  # noqa: E402
-from oracle.backends import torch_run  # noqa: E402
+from oracle.backends import torch_point, torch_run  # noqa: E402
 from oracle.check import Finding, check_program  # noqa: E402
+from oracle.fuzz import confirm, deep, sandbox  # noqa: E402
+from oracle.fuzz.diagnose import diagnose  # noqa: E402
 from oracle.fuzz.engines import load  # noqa: E402
 from oracle.fuzz.mutants import mutant_engine  # noqa: E402
-from oracle.fuzz.reproducer import expected_verdict, mlp_reproducer_source, reproducer_source  # noqa: E402
+from oracle.fuzz.reproducer import (  # noqa: E402
+    expected_verdict,
+    mlp_reproducer_source,
+    mlp_torch_source,
+    program_torch_source,
+    reproducer_source,
+)
 from oracle.fuzz.store import STALE_SECONDS, FindingStore, check_out, load_case, sweep  # noqa: E402
-from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_loss, network  # noqa: E402
+from oracle.generate import random_inputs, random_program  # noqa: E402
+from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_loss, network, random_mlp, torch_side  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 from tests.readme import readme_block  # noqa: E402
 
@@ -446,7 +456,6 @@ def hang_case():
 
 def deep_walk_case():
     """The exponential walk (no visited set) on a ladder of diamonds built in a loop."""
-    from oracle.fuzz import deep
     program = deep.ladder(Program(1, (Instr("tanh", (0,)), Instr("add", (1, 1)))))
     Engine = load(f"{ZOO}/walk_no_visited.py:Value", sandboxed=False)[0]
     (finding,) = deep.check(program, [[0.5]], Engine, walk=deep.Walk(0.3, 1e-4, count=True)).findings
@@ -486,7 +495,6 @@ def test_a_reproducer_opens_on_its_case_and_fails_until_the_bug_is_fixed(kind, t
     store writes it, exits 1 with the verdict of its kind (`confirmed`), and 0 on a fixed engine."""
     spec, fixed, finding, program, point = KINDS[kind]()
     Engine, where = load(spec, sandboxed=False)
-    from oracle.fuzz.diagnose import diagnose
     cause = diagnose(finding, Engine, where.root)
     store = FindingStore(tmp_path)
     saved = (store.record_mlp("case", finding, {}, where, cause) if program is None
@@ -511,7 +519,6 @@ def test_a_reproducer_opens_on_its_case_and_fails_until_the_bug_is_fixed(kind, t
 
 def run_warm(script, *args, cwd):
     """A script run as confirmation runs it (sandbox.run_script): (exit code, what it printed)."""
-    from oracle.fuzz import sandbox
     return sandbox.run_script(script, args, timeout=120, cwd=cwd)
 
 
@@ -545,7 +552,6 @@ README_REPRODUCER = "<!-- tests/test_findings.py writes this reproducer again an
 def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
     """The README shows the opening of the class-1 reproducer that its campaign on the zoo's
     mul_uses_other_grad wrote, 0.0 - x0 at x0 = 1.0; the store writes that case the same today."""
-    from oracle.fuzz.diagnose import diagnose
     program, point = Program(1, (Instr("rsub_c", (0,), 0.0),)), [1.0]
     Engine, where = load(f"{ZOO}/mul_uses_other_grad.py:Value", sandboxed=False)
     (finding,) = check_program(program, [point], Engine).findings
@@ -563,7 +569,6 @@ def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
 def test_the_torch_run_for_a_reproducers_values_comes_out_of_its_confirmations_time(tmp_path, monkeypatch):
     """A campaign's last seconds: the reproducer's run gets what is left once its TORCH values are
     computed, so that it ends as `unconfirmed` before the campaign kills it at its hard end."""
-    from oracle.fuzz import confirm, store
     given = []
 
     def slow_torch(self, finding, source, timeout):
@@ -573,7 +578,7 @@ def test_the_torch_run_for_a_reproducers_values_comes_out_of_its_confirmations_t
     def confirming(script, kind, timeout, started=None, cut=False, args=()):
         given.append((timeout, cut))
         return confirm.Outcome("unconfirmed", "no time was left to run it to its end", "timeout")
-    monkeypatch.setattr(store.FindingStore, "_torch", slow_torch)
+    monkeypatch.setattr(FindingStore, "_torch", slow_torch)
     monkeypatch.setattr(confirm, "confirm", confirming)
     spec, _, finding, program, point = program_case()
     saved = FindingStore(tmp_path).record("case", finding, program, point, {}, origin(spec), timeout=5.0, cut=True)
@@ -585,13 +590,6 @@ def test_the_workers_torch_values_are_the_ones_the_reproducers_torch_side_gives(
     """TORCH is computed in the worker (backends.torch_point, mlp.torch_side) and, for a finding the
     campaign made itself, by the reproducer's own torch side run as a script: the two agree to the
     last bit (a nan's sign aside: the file writes float('nan')), programs printed with loops too."""
-    import random
-    from contextlib import redirect_stdout
-
-    from oracle.backends import torch_point
-    from oracle.fuzz.reproducer import mlp_torch_source, program_torch_source
-    from oracle.generate import random_inputs, random_program
-    from oracle.mlp import random_mlp, torch_side
 
     rng = random.Random(29)
     cases = [(p, random_inputs(rng, p.n_inputs)) for p in (random_program(rng) for _ in range(20))]
