@@ -2,6 +2,7 @@
 reproducer fails in a fresh process, deduplicated by name, written atomically (racing writers, kill
 -9); the reproducer exits 1 while the bug is there and 0 once fixed."""
 import concurrent.futures
+import dataclasses
 import inspect
 import io
 import json
@@ -604,3 +605,16 @@ def test_the_workers_torch_values_are_the_ones_the_reproducers_torch_side_gives(
             runpy.run_path(str(script), run_name="__main__")
         same = [b"nan" if math.isnan(x) else struct.pack("<d", x) for x in json.loads(printed.getvalue())]
         assert same == [b"nan" if math.isnan(x) else struct.pack("<d", x) for x in want], source  # a nan's sign aside
+
+
+def test_a_root_cause_of_many_words_is_cut_in_the_docstring_and_printed_whole(tmp_path):
+    """An engine's exception message may run to pages: the docstring cuts it, so that f stays within
+    the first 30 lines; the script prints it whole when the bug is there."""
+    spec, _, finding, program, point = program_case()
+    Engine, where = load(spec, sandboxed=False)
+    words = "the engine raised ValueError: " + " ".join(f"word{i}" for i in range(2000))
+    cause = dataclasses.replace(diagnose(finding, Engine, where.root), summary=words)
+    saved = FindingStore(tmp_path).record("case", finding, program, point, {}, where, cause)
+    lines = saved.path.with_suffix(".py").read_text().splitlines()
+    assert opening(lines)["f"] <= 30 and "(run, the script says it whole)" in "\n".join(lines[:12])
+    assert saved.state == "confirmed" and "word1999." in saved.output, saved.output[-300:]

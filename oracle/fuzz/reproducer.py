@@ -31,6 +31,7 @@ from oracle.program import float_source
 from oracle.tolerance import ATOL, RTOL
 
 DEAF = 2.0  # a reproducer's grace past its time limit for an engine deaf to the alarm
+SUMMARY_MOST = 500  # characters of a root cause's words in a reproducer's docstring: 5 lines of 100
 VERDICT = "verdict: "  # the start of a script's last line
 # The verdict a finding's script is written to print, by the finding's kind: a wrong number is a
 # mismatch, an exception from the engine a raise; the kinds a worker cannot survive are their own.
@@ -57,7 +58,7 @@ def reproducer_source(program, point, origin, finding=None, cause=None, memory_m
     data = (f"KIND = {kind!r}  # what the oracle saw: value, grad, raise, complex, recursion, timeout, ...\n"
             + _limits(finding))
     body = harness.PROGRAM.format(torch_side=harness.PROGRAM_TORCH, run_engine=harness.RUN_ENGINE)
-    return _script(_title(cause, "a program", origin.folders), _PROGRAM_ABOUT, kind, origin,
+    return _script(_titles(cause, "a program", origin.folders), _PROGRAM_ABOUT, kind, origin,
                    _program_case(program, point, torch), harness.RUN_IMPORTS, data, body, memory_mb, script)
 
 
@@ -124,7 +125,7 @@ def mlp_reproducer_source(spec, steps, origin, finding=None, cause=None, memory_
     where = "" if finding is None else f"\nWhere the oracle saw it first: {finding.where}" + (
         f", after SGD step {finding.step}." if finding.step else ".")
     body = harness.MLP.replace("{shared}", shared).replace("{run_engine}", harness.RUN_ENGINE)
-    return _script(_title(cause, "an MLP", origin.folders) + where, _MLP_ABOUT, kind, origin, case,
+    return _script(_titles(cause, "an MLP", origin.folders, where), _MLP_ABOUT, kind, origin, case,
                    harness.RUN_IMPORTS, data, body, memory_mb, script)
 
 
@@ -140,14 +141,24 @@ def tamper_reproducer_source(origin, cause, memory_mb=0, script=None):
     from oracle.fuzz import tamper
     shared = "\n\n\n".join(inspect.getsource(fn).rstrip() for fn in (tamper.watched, tamper.snapshot,
                                                                        tamper.differences))
-    return _script(_title(cause, "an import", origin.folders), _TAMPER_ABOUT, "tamper", origin, "", (),
+    return _script(_titles(cause, "an import", origin.folders), _TAMPER_ABOUT, "tamper", origin, "", (),
                    "MISSING = object()", harness.TAMPER.replace("{shared}", shared), memory_mb, script)
 
 
-def _title(cause, what, root=""):
+def _titles(cause, what, root="", where=""):
+    """The root cause in words, as the script prints it when the bug is there (whole), and as its
+    docstring opens on it (a summary cut at SUMMARY_MOST characters: an engine's exception message
+    may run to pages, and f comes within the file's first 30 lines)."""
+    return _title(cause, what, root) + where, _title(cause, what, root, SUMMARY_MOST) + where
+
+
+def _title(cause, what, root="", most=None):
     if cause is None:
         return what
-    lines = [textwrap.fill(f"{cause.summary}.", 100, subsequent_indent="    ")]
+    summary = f"{cause.summary}."
+    if most is not None and len(summary) > most:
+        summary = textwrap.shorten(summary, most, placeholder=" [...] (run, the script says it whole)")
+    lines = [textwrap.fill(summary, 100, subsequent_indent="    ")]
     if cause.line:
         lines.append(f"At {cause.where(root)}")  # not wrapped: the learner's line as it is
     lines.append(f"Class {cause.cls}: {CLASSES[cause.cls]}.")
@@ -173,20 +184,20 @@ def _doc(title, about, kind, script, default):
             f'(default engine: {default})\n\n{prints}\n"""\n')
 
 
-def _script(title, about, kind, origin, case, imports, data, body, memory_mb=0, script=None):
+def _script(titles, about, kind, origin, case, imports, data, body, memory_mb=0, script=None):
     """A reproducer: its docstring and its case first, then the plumbing (`oracle.fuzz.harness`),
     then, for an engine sent by value, the engine's own source."""
     imports = "import " + ", ".join(sorted(("importlib", "math", "os", "resource", "sys", *imports)))
     fields = dict(engine=origin.importable, root=origin.root or None, paths=list(origin.paths),
-                  file=origin.file or None, atol=ATOL, rtol=RTOL, data=data, cause=repr(title), memory=int(memory_mb),
-                  imports=f"{imports}\n\nimport torch")
+                  file=origin.file or None, atol=ATOL, rtol=RTOL, data=data, cause=repr(titles[0]),
+                  memory=int(memory_mb), imports=f"{imports}\n\nimport torch")
     default = origin.importable
     if origin.inline:  # an engine sent by value: the script defines it, at its end, importing what it
         # imports from its own script's folder (a notebook's cells are gone)
         default = f"the {origin.attr} class at the end of this file"
         fields.update(engine=f"__main__:{origin.attr}", root=origin.root if origin.file else None,
                       paths=list(origin.paths) if origin.file else [], file=None)
-    text = (_doc(title, about, kind, script, default) + (f"\n\n{case}\n" if case else "")
+    text = (_doc(titles[1], about, kind, script, default) + (f"\n\n{case}\n" if case else "")
             + harness.PLUMBING.format(**fields) + body)
     if not origin.inline:
         return text + harness.FOOTER
