@@ -458,8 +458,8 @@ def hang_case():
 def deep_walk_case():
     """The exponential walk (no visited set) on a ladder of diamonds built in a loop."""
     program = deep.ladder(Program(1, (Instr("tanh", (0,)), Instr("add", (1, 1)))))
-    Engine = load(f"{ZOO}/walk_no_visited.py:Value", sandboxed=False)[0]
-    (finding,) = deep.check(program, [[0.5]], Engine, walk=deep.Walk(0.3, 1e-4, count=True)).findings
+    walk = deep.Walk(0.3, 1e-4, count=True)
+    (finding,) = deep.check(program, [[0.5]], zoo_engine("walk_no_visited"), walk=walk).findings
     return f"{ZOO}/walk_no_visited.py:Value", FIXED, finding, program, [0.5]
 
 

@@ -4,7 +4,8 @@ engine as the fuzzer did, its memory and time limits, the tolerance, and each ki
 A reproducer opens on what the learner came for, the docstring and the case (`f`, its input point
 and torch's values); these texts follow it, under one comment that says the learner need not read
 them. They are plain Python source, formatted by `reproducer._script`: `PLUMBING` and `PROGRAM`
-with `str.format` (doubled braces), `RUN_ENGINE`, `MLP` and `TAMPER` inserted as they are.
+with `str.format` (doubled braces), `RUN_ENGINE`, `PROGRAM_TORCH`, `MLP` and `TAMPER` inserted as
+they are.
 """
 
 PLUMBING = '''
