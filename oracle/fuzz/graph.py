@@ -159,8 +159,8 @@ def _own_power(v, x):
             return False
     except Exception:  # not numbers, an overflow, a complex power
         return False
-    rule = closure(getattr(v, "_backward", None)).values()
-    return not any(isinstance(held, int | float) and held == x.data for held in rule)
+    held = closure(getattr(v, "_backward", None)).values()  # what v's rule closes over
+    return not any(isinstance(h, int | float) and h == x.data for h in held)
 
 
 def closure(fn):
