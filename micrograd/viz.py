@@ -10,6 +10,7 @@ made by an op gets a small node for the op, with an edge into the Value, and an 
 operand into that op node. Building the Digraph needs the `graphviz` Python package (imported only
 when drawing, so this module always imports); rendering it also needs Graphviz's `dot` program.
 """
+from micrograd import DISTRIBUTION
 
 RANKDIRS = ('LR', 'TB')  # left to right, top to bottom
 HIGHLIGHT_COLOR = 'orange'  # fill of the nodes passed as highlight=, e.g. where two engines disagree
@@ -78,7 +79,7 @@ def draw_dot(root, format='svg', rankdir='LR', *, extra=None, highlight=()):
     try:
         from graphviz import Digraph
     except ImportError:
-        raise ImportError("draw_dot needs the graphviz Python package (pip install 'micrograd[viz]'), "
+        raise ImportError(f"draw_dot needs the graphviz Python package (pip install '{DISTRIBUTION}[viz]'), "
                           "and Graphviz's dot program to render (apt-get install graphviz)") from None
     try:
         dot = Digraph(format=format, graph_attr={'rankdir': rankdir})

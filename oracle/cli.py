@@ -7,6 +7,8 @@ import importlib.util
 import json
 import traceback
 
+from micrograd import DISTRIBUTION
+
 # The extras of pyproject.toml's [project.optional-dependencies] that a command needs, and the
 # distributions each one installs (tests/test_extras.py checks this against pyproject.toml).
 EXTRAS = {
@@ -35,13 +37,18 @@ def not_installed(names, how):
     return f"needs {listed}, which {'is' if len(names) == 1 else 'are'} not installed: {how}"
 
 
+def pip_install(extra):
+    """The pip command that installs `extra` of this project."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
+
+
 def missing_extra(extra):
     """None when every distribution of `extra` can be imported; else what is missing and the pip
     command that installs it, in words for one line. Only looks for the modules, imports none."""
     if extra is None:
         return None
     missing = [d for d in EXTRAS[extra] if importlib.util.find_spec(IMPORT_NAMES.get(d, d)) is None]
-    return not_installed(missing, f"pip install 'micrograd[{extra}]'") if missing else None
+    return not_installed(missing, pip_install(extra)) if missing else None
 
 
 def failed_import(e, prefer=None):
@@ -63,10 +70,10 @@ def failed_import(e, prefer=None):
                 module = IMPORT_NAMES.get(dist, dist)
                 named = isinstance(e, ImportError) and (e.name or "").split(".")[0] == module
                 if named and isinstance(e, ModuleNotFoundError):
-                    return not_installed([dist], f"pip install 'micrograd[{extra}]'")
+                    return not_installed([dist], pip_install(extra))
                 if named or module in modules:
                     return (f"needs {dist}, which fails to import ({type(e).__name__}: {one_line(e, 'no message')}): "
-                            f"pip install 'micrograd[{extra}]'")
+                            + pip_install(extra))
     return None
 
 

@@ -388,7 +388,7 @@ WITHOUT_GRAPHVIZ = (sys.executable, "-c", "import sys; sys.modules['graphviz'] =
                                           "from oracle.__main__ import main; sys.exit(main(sys.argv[1:]))")
 PACKAGE = "the graphviz Python package"
 DOT = "Graphviz's dot program"
-PIP, APT = "pip install 'micrograd[viz]'", "apt-get install graphviz (or your OS's Graphviz package)"
+PIP, APT = "pip install 'micrograd-oracle[viz]'", "apt-get install graphviz (or your OS's Graphviz package)"
 
 
 @pytest.mark.parametrize("package, dot, says", [

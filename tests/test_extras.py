@@ -13,27 +13,35 @@ import pytest
 import micrograd
 import oracle
 from oracle.__main__ import COMMANDS
-from oracle.cli import EXTRAS, failed_import, missing_extra, not_installed
+from oracle.cli import EXTRAS, failed_import, missing_extra, not_installed, pip_install
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def pyproject_extras():
-    """pyproject.toml's extras, each expanded to the distribution names it installs (micrograd[x] included)."""
+    """pyproject.toml's extras, each expanded to the distribution names it installs (micrograd-oracle[x] included)."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = project["optional-dependencies"]
 
     def expand(extra):
         names = set()
         for requirement in declared[extra]:
             name, extras = re.fullmatch(r"([A-Za-z0-9._-]+)(?:\[([^\]]*)\])?\s*(?:[<>=!~].*)?", requirement).groups()
-            if name == "micrograd":
+            if name == project["name"]:
                 names |= {d for e in extras.split(",") for d in expand(e.strip())}
             else:
                 names.add(name)
         return names
 
     return {extra: expand(extra) for extra in declared}
+
+
+def test_the_distribution_is_pyprojects_and_not_karpathys():
+    tomllib = pytest.importorskip("tomllib")
+    name = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    assert name == micrograd.DISTRIBUTION != "micrograd"  # micrograd 0.1.0 on PyPI is Karpathy's
+    assert pip_install("viz") == f"pip install '{name}[viz]'"
 
 
 def test_the_extras_table_is_pyprojects():
@@ -55,7 +63,7 @@ def test_the_test_extra_holds_every_commands_extra():
 
 def test_missing_extra_names_what_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "graphviz", None)  # find_spec then says: not importable
-    assert missing_extra("viz") == "needs graphviz, which is not installed: pip install 'micrograd[viz]'"
+    assert missing_extra("viz") == "needs graphviz, which is not installed: pip install 'micrograd-oracle[viz]'"
     assert not_installed(["a", "b", "c"], "do it") == "needs a, b and c, which are not installed: do it"
 
 
@@ -82,25 +90,25 @@ def test_a_failure_to_import_an_extras_package_is_named_with_its_pip_command(tmp
     (tmp_path / "mpmath" / "__init__.py").write_text("from mpmath import _missing_part\n", encoding="utf-8")
     said = failed_import(raised("import mpmath", tmp_path, hide=["mpmath"]))
     assert said.startswith("needs mpmath, which fails to import (ImportError: cannot import name '_missing_part'")
-    assert said.endswith(")): pip install 'micrograd[oracle]'"), said
+    assert said.endswith(")): pip install 'micrograd-oracle[oracle]'"), said
     (tmp_path / "mpmath" / "__init__.py").write_text("import no_such_dependency\n", encoding="utf-8")
     assert failed_import(raised("import mpmath", tmp_path, hide=["mpmath"])).startswith(
         "needs mpmath, which fails to import (ModuleNotFoundError: No module named 'no_such_dependency')")
     assert failed_import(raised("import graphviz_not_there as graphviz")) is None  # not an extra's
     assert failed_import(raised("raise ValueError('a bug')")) is None
     gone = ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
-    assert failed_import(gone) == "needs scikit-learn, which is not installed: pip install 'micrograd[train]'"
+    assert failed_import(gone) == "needs scikit-learn, which is not installed: pip install 'micrograd-oracle[train]'"
     assert failed_import(gone, "train") == failed_import(gone)
     torch_gone = ModuleNotFoundError("No module named 'torch'", name="torch")
-    assert failed_import(torch_gone, "train").endswith("pip install 'micrograd[train]'")  # the command's own extra
-    assert failed_import(torch_gone, "oracle").endswith("pip install 'micrograd[oracle]'")
+    assert failed_import(torch_gone, "train").endswith("pip install 'micrograd-oracle[train]'")  # the command's extra
+    assert failed_import(torch_gone, "oracle").endswith("pip install 'micrograd-oracle[oracle]'")
     try:  # raised from it, as draw_dot raises its own ImportError from graphviz's
         try:
             raise ModuleNotFoundError("No module named 'graphviz'", name="graphviz")
         except ImportError:
             raise ImportError("draw_dot needs the graphviz Python package") from None
     except ImportError as e:
-        assert failed_import(e) == "needs graphviz, which is not installed: pip install 'micrograd[viz]'"
+        assert failed_import(e) == "needs graphviz, which is not installed: pip install 'micrograd-oracle[viz]'"
 
 
 def test_any_other_error_of_a_command_is_one_line_that_says_internal_error(monkeypatch, capsys):
@@ -133,7 +141,7 @@ RUN = {  # argv -> the extra its one line must name
 @pytest.fixture(scope="module")
 def plain_python(tmp_path_factory):
     """The python of a fresh virtual environment that holds micrograd and oracle and nothing else: the
-    two packages copied, as `pip install micrograd` lays them out, into its site-packages (from where
+    two packages copied, as `pip install micrograd-oracle` lays them out, into its site-packages (from where
     this suite imports them, so it checks the code under test). No pip, no system site-packages."""
     venv = tmp_path_factory.mktemp("plain") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
@@ -174,7 +182,7 @@ def test_plain_install_every_command_says_which_extra_to_install(plain_python, t
         assert r.returncode == 2 and r.stdout == "", (argv, r.stderr)
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"python -m oracle {argv[0]}: needs torch, ")
-        assert r.stderr.endswith(f"which are not installed: pip install 'micrograd[{extra}]'\n"), r.stderr
+        assert r.stderr.endswith(f"which are not installed: pip install 'micrograd-oracle[{extra}]'\n"), r.stderr
 
 
 def test_plain_install_reports_a_shared_findings_folder_with_no_extra(plain_python, tmp_path):

@@ -26,7 +26,7 @@ def test_from_an_sdist_the_packages_are_the_installed_wheels():
     site = entries.index(Path(micrograd.__file__).resolve().parents[1])
     assert all(i > site for i, p in enumerate(entries) if p == ROOT), sys.path
     version = HeaderParser().parsestr(PKG_INFO.read_text(encoding="utf-8"))["Version"]
-    assert importlib.metadata.version("micrograd") == version == micrograd.__version__
+    assert importlib.metadata.version(micrograd.DISTRIBUTION) == version == micrograd.__version__
 
 
 @from_sdist

@@ -98,4 +98,4 @@ def test_without_its_extra_exits_2_naming_what_to_install(capsys, monkeypatch, m
     code, out, err = run(capsys, "--steps", "1")
     assert code == 2 and out == ""
     assert err == (f"python -m oracle train-compare: needs {distribution}, which is not installed: "
-                   "pip install 'micrograd[train]'\n")
+                   "pip install 'micrograd-oracle[train]'\n")

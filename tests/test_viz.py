@@ -193,7 +193,7 @@ def test_import_never_needs_graphviz():
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(root), os.environ.get('PYTHONPATH', '')])}
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "draw_dot needs the graphviz Python package (pip install 'micrograd[viz]')" in out.stdout
+    assert "draw_dot needs the graphviz Python package (pip install 'micrograd-oracle[viz]')" in out.stdout
 
 
 # --- rendered by dot ---

@@ -4,12 +4,12 @@ beside micrograd's, and the nodes that disagree highlighted.
 import importlib
 import shutil
 
-from oracle.cli import failed_import, missing_extra, not_installed
+from oracle.cli import failed_import, missing_extra, not_installed, pip_install
 from oracle.program import evaluate
 from oracle.teach.source import CompareError
 
 GRAPH_FORMATS = ("svg", "png")
-PACKAGE = ("the graphviz Python package", "pip install 'micrograd[viz]'")
+PACKAGE = ("the graphviz Python package", pip_install("viz"))
 DOT = ("Graphviz's dot program", "apt-get install graphviz (or your OS's Graphviz package)")
 
 
