@@ -43,7 +43,7 @@ from oracle.fuzz.store import STALE_SECONDS, FindingStore, check_out, load_case,
 from oracle.generate import random_inputs, random_program  # noqa: E402
 from oracle.mlp import MLPFinding, MLPSpec, check_mlp, engine_loss, network, random_mlp, torch_side  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
-from tests.readme import readme_block  # noqa: E402
+from tests.doc_blocks import doc_block  # noqa: E402
 
 REPO = str(pathlib.Path(__file__).resolve().parents[1])
 MUL = Program(2, (Instr("mul", (0, 1)),))
@@ -558,7 +558,7 @@ def test_the_readmes_reproducer_is_the_file_the_fuzzer_writes(tmp_path):
     saved = FindingStore(tmp_path).record("class1-__mul__-mul_uses_other_grad-11", finding, program, point, {}, where,
                                           diagnose(finding, Engine, where.root))
     assert saved.state == "confirmed"
-    shown = readme_block(README_REPRODUCER)
+    shown = doc_block(README_REPRODUCER)
     assert saved.path.with_suffix(".py").read_text().startswith(shown), shown
     # its words quote what running it shows: what the rule adds, what torch gives
     added, torch_says = re.search(r"does a.grad \+= (\S+) where torch's local derivative gives (\S+),", shown).groups()

@@ -105,9 +105,9 @@ def test_the_length_check_sees_a_long_module(tmp_path):
     assert too_long(tmp_path) == {"sub/long.py": MAX_LINES + 1}
 
 
-def named_in_layout(readme):
-    """The paths that the README's layout table names."""
-    table = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+def named_in_layout(page):
+    """The paths that the layout page's table names."""
+    table = "\n".join(line for line in page.splitlines() if line.startswith("|"))
     return set(re.findall(r"`((?:micrograd|oracle)/[\w/.]*)`", table))
 
 
@@ -124,9 +124,9 @@ def unnamed(root, named):
     return missing
 
 
-def test_the_readme_layout_names_every_module():
-    missing = unnamed(ROOT, named_in_layout((ROOT / "README.md").read_text(encoding="utf-8")))
-    assert not missing, f"modules the README's layout table does not name: {missing}"
+def test_the_layout_page_names_every_module():
+    missing = unnamed(ROOT, named_in_layout((ROOT / "docs" / "layout.md").read_text(encoding="utf-8")))
+    assert not missing, f"modules the layout table of docs/layout.md does not name: {missing}"
 
 
 def test_the_layout_check_sees_an_unnamed_module(tmp_path):
@@ -134,6 +134,6 @@ def test_the_layout_check_sees_an_unnamed_module(tmp_path):
                  "oracle/fuzz/new.py", "oracle/teach/examples/neuron.py"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("")
-    readme = ("# x\n\n## Layout\n\n| `micrograd/` | |\n| `micrograd/engine.py` | |\n| `oracle/` | |\n"
-              "| `oracle/fuzz/` | |\n| `oracle/teach/examples/` | |\n\n## Next\n\n`oracle/fuzz/new.py`\n")
-    assert unnamed(tmp_path, named_in_layout(readme)) == ["oracle/fuzz/new.py"]
+    page = ("# Layout\n\n| `micrograd/` | |\n| `micrograd/engine.py` | |\n| `oracle/` | |\n"
+            "| `oracle/fuzz/` | |\n| `oracle/teach/examples/` | |\n\nBelow the table: `oracle/fuzz/new.py`\n")
+    assert unnamed(tmp_path, named_in_layout(page)) == ["oracle/fuzz/new.py"]

@@ -1,7 +1,7 @@
 """Checking an engine from one's own tests: `oracle.testing.assert_matches_torch` passes on a correct
 engine and fails on a buggy one with the root cause, its line and a reproducer that runs; a class
 from a test file or from `__main__` works; bad input is one sentence. `compare_nodes` node by
-node, the strategies, and the README's property test, run as the README prints it.
+node, the strategies, and the documentation's property test, run as its page prints it.
 
 Each campaign is a few cases over a few ops from seed 0 (ops where the lecture engine's Python
 floats raise nowhere, unless class 3 is the point), in sandboxed workers."""
@@ -25,7 +25,7 @@ from oracle import strategies  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 from oracle.testing import ACTIVE, assert_matches_torch, check_engine, compare_nodes, engine_spec  # noqa: E402
 from tests.campaigns import reproducer_in  # noqa: E402
-from tests.readme import readme_block  # noqa: E402
+from tests.doc_blocks import doc_block  # noqa: E402
 from tests.zoo import FIXED, ZOO_DIR, mistake_line  # noqa: E402
 from tests.zoo.lecture import Value as Lecture  # noqa: E402
 from tests.zoo.mul_uses_other_grad import Value as MulUsesOtherGrad  # noqa: E402
@@ -238,10 +238,10 @@ def test_points_draws_one_point_of_ordinary_floats(point):
     assert len(point) == 3 and all(-3.0 <= x <= 3.0 for x in point)
 
 
-def test_the_readmes_property_test_runs_as_printed():
-    source = readme_block("<!-- tests/test_testing.py runs this block as it is -->")
+def test_the_docs_property_test_runs_as_printed():
+    source = doc_block("<!-- tests/test_testing.py runs this block as it is -->")
     namespace = {"__name__": "readme_property_test"}
-    exec(compile(source, "README.md", "exec"), namespace)  # noqa: S102  (this project's own README)
+    exec(compile(source, "docs/testing/strategies.md", "exec"), namespace)  # noqa: S102  (this project's own docs)
     tests = [name for name, node in ((n.name, n) for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
              if name.startswith("test_")]
     assert tests == ["test_every_node_matches_torch", "test_mlps_match_torch"]
