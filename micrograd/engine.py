@@ -2,7 +2,7 @@
 `backward()` applies the chain rule over it in reverse topological order.
 
 A drop-in for micrograd 0.1.0 and the nn-zero-to-hero lecture engine that follows PyTorch
-float64 semantics everywhere, singular points included (see README, "Semantics").
+float64 semantics everywhere, singular points included (see docs/engine.md, "Semantics").
 
 Each node keeps its children inline in `_a` and `_b` (a node with more, such as a neuron's sum,
 keeps a tuple in `_a`) and a reference to a shared backward rule in `_rule`. Nothing refers back

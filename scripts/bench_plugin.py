@@ -17,7 +17,7 @@ importing `oracle.pytest_plugin` imports, and how long that import takes once py
 (`python -X importtime`, the median of the runs).
 
     python scripts/bench_plugin.py              # 15 runs each
-    python scripts/bench_plugin.py --runs 31    # the README's figures
+    python scripts/bench_plugin.py --runs 31    # the figures of docs/performance.md
     python scripts/bench_plugin.py --no-plain   # this environment only (no pip install)
 """
 import argparse

@@ -115,7 +115,7 @@ def configure(parser):
     parser.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N",
                         help="run only cases i with i %% N == K-1, so N machines with shards 1/N..N/N and one "
                              "seed split one campaign without overlap (default: 1/1); auto takes K/N from a "
-                             "Slurm job array or a Kubernetes Indexed Job (see the README)")
+                             "Slurm job array or a Kubernetes Indexed Job (see docs/scale-out.md)")
     parser.add_argument("--kind", choices=KIND_CHOICES, default="all",
                         help="what to generate: expr programs, deep graphs, mlp, train, or all: mostly expr, "
                              "some mlp and train, a few deep; every campaign of kind all or deep runs a "
