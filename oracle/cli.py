@@ -7,7 +7,10 @@ import importlib.util
 import json
 import traceback
 
-from micrograd import DISTRIBUTION
+# The name pip knows this project by (pyproject.toml's; micrograd.DISTRIBUTION, for the engine's own
+# messages, is the same). Not imported from micrograd: a learner's package called micrograd may
+# stand in its place on sys.path wherever oracle runs (tests/test_extras.py checks all three agree).
+DISTRIBUTION = "micrograd-oracle"
 
 # The extras of pyproject.toml's [project.optional-dependencies] that a command needs, and the
 # distributions each one installs (tests/test_extras.py checks this against pyproject.toml).

@@ -13,7 +13,7 @@ import pytest
 import micrograd
 import oracle
 from oracle.__main__ import COMMANDS
-from oracle.cli import EXTRAS, failed_import, missing_extra, not_installed, pip_install
+from oracle.cli import DISTRIBUTION, EXTRAS, failed_import, missing_extra, not_installed, pip_install
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def pyproject_extras():
 def test_the_distribution_is_pyprojects_and_not_karpathys():
     tomllib = pytest.importorskip("tomllib")
     name = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
-    assert name == micrograd.DISTRIBUTION != "micrograd"  # micrograd 0.1.0 on PyPI is Karpathy's
+    assert name == micrograd.DISTRIBUTION == DISTRIBUTION != "micrograd"  # micrograd 0.1.0 on PyPI is Karpathy's
     assert pip_install("viz") == f"pip install '{name}[viz]'"
 
 
