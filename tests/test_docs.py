@@ -1,13 +1,17 @@
 """The documentation: the README is the front page and the site in docs/ holds the rest. The
 README's engine example prints what its comments say; every page is in the site's navigation and
-every page it names exists; the README's parts that the site shows too are there. `mkdocs build
---strict` (tox -e docs) checks the links and the API reference."""
+every page it names exists; the README's parts that the site shows too are there; the teaching
+notebook runs top to bottom. `mkdocs build --strict` (tox -e docs) checks the links and the API
+reference."""
 import contextlib
 import io
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.doc_blocks import doc_block, pages
+from tests.kernel import run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -54,3 +58,15 @@ def test_every_readme_link_into_docs_is_a_file():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     targets = {t.split("#")[0] for t in re.findall(r"\]\(((?:docs/|LICENSE)[^)\s]*)\)", readme)}
     assert targets and all((ROOT / t).exists() for t in targets), [t for t in targets if not (ROOT / t).exists()]
+
+
+def test_the_teaching_notebook_runs_top_to_bottom_in_a_fresh_kernel():
+    """docs/micrograd_vs_torch.ipynb as a learner runs it, from docs/, against the installed package.
+    Its cells assert what they show, so a wrong number is an error; its saved outputs are not
+    compared (a campaign's case counts depend on the machine). `tox -e notebook -- --overwrite`
+    saves it again with fresh outputs."""
+    pytest.importorskip("torch")
+    nb = run_notebook(DOCS / "micrograd_vs_torch.ipynb", DOCS)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]

@@ -24,6 +24,7 @@ from oracle.fuzz.reproducer import reproducer_source  # noqa: E402
 from oracle.program import Instr, Program  # noqa: E402
 from oracle.testing import check_engine  # noqa: E402
 from tests.campaigns import reproduce, reproducer_in  # noqa: E402
+from tests.kernel import run_notebook  # noqa: E402
 from tests.zoo import ZOO_DIR  # noqa: E402
 
 NOTEBOOK = pathlib.Path(__file__).parent / "data" / "notebook_engines.ipynb"
@@ -39,11 +40,7 @@ def line_of(source, text):
 # --- end to end: a notebook in a kernel, a script read from standard input ---
 
 def test_a_notebooks_two_engines_one_right_one_wrong_in_a_real_kernel(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = run_notebook(NOTEBOOK, tmp_path, allow_errors=True)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.source for c in code[::2]] == [LECTURE.rstrip(), LECTURE.replace(RIGHT, WRONG).rstrip()]
     checked = code[1].outputs
