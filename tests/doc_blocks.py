@@ -4,11 +4,18 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+
+def docs_pages():
+    """Every Markdown page of the documentation site."""
+    return sorted(DOCS.rglob("*.md"))
 
 
 def pages():
     """README.md and every Markdown page of the documentation site."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return [README, *docs_pages()]
 
 
 def doc_block(marker, language="python"):

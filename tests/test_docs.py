@@ -6,15 +6,11 @@ reference."""
 import contextlib
 import io
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.doc_blocks import doc_block, pages
+from tests.doc_blocks import DOCS, README, ROOT, doc_block, docs_pages
 from tests.kernel import run_notebook
-
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 
 
 def test_the_readmes_engine_example_prints_what_its_comments_say():
@@ -35,7 +31,7 @@ def nav_pages(mkdocs_yml):
 
 def test_every_page_is_in_the_nav_and_every_nav_entry_is_a_page():
     named = nav_pages((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
-    present = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
+    present = {p.relative_to(DOCS).as_posix() for p in docs_pages()}
     assert named == present, f"in the nav only: {named - present}; not in the nav: {present - named}"
 
 
@@ -45,17 +41,17 @@ def test_the_nav_reader_sees_a_missing_page():
 
 
 def test_the_parts_of_the_readme_the_site_shows_are_there():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    included = {name for page in pages()[1:]
+    readme = README.read_text(encoding="utf-8")
+    included = {name for page in docs_pages()
                 for name in re.findall(r'^--8<-- "README\.md:([\w-]+)"$', page.read_text(encoding="utf-8"), re.M)}
-    assert included == {"intro", "engine-example", "fuzz-example"}
+    assert included == {"intro", "install", "two-commands", "engine-example", "fuzz-example"}
     for name in included:
         start, end = f"<!-- --8<-- [start:{name}] -->", f"<!-- --8<-- [end:{name}] -->"
         assert readme.count(start) == readme.count(end) == 1 and readme.index(start) < readme.index(end), name
 
 
 def test_every_readme_link_into_docs_is_a_file():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
     targets = {t.split("#")[0] for t in re.findall(r"\]\(((?:docs/|LICENSE)[^)\s]*)\)", readme)}
     assert targets and all((ROOT / t).exists() for t in targets), [t for t in targets if not (ROOT / t).exists()]
 

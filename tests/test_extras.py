@@ -18,10 +18,15 @@ from oracle.cli import DISTRIBUTION, EXTRAS, failed_import, missing_extra, not_i
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pyproject():
+    """pyproject.toml's [project] table."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
 def pyproject_extras():
     """pyproject.toml's extras, each expanded to the distribution names it installs (micrograd-oracle[x] included)."""
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    project = pyproject()
     declared = project["optional-dependencies"]
 
     def expand(extra):
@@ -38,8 +43,7 @@ def pyproject_extras():
 
 
 def test_the_distribution_is_pyprojects_and_not_karpathys():
-    tomllib = pytest.importorskip("tomllib")
-    name = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    name = pyproject()["name"]
     assert name == micrograd.DISTRIBUTION == DISTRIBUTION != "micrograd"  # micrograd 0.1.0 on PyPI is Karpathy's
     assert pip_install("viz") == f"pip install '{name}[viz]'"
 
